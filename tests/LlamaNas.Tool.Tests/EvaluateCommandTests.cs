@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LlamaNas.TestSupport;
+using static LlamaNas.Tool.Tests.CliRunner;
 
 namespace LlamaNas.Tool.Tests;
 
@@ -12,14 +13,6 @@ public sealed class EvaluateCommandTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("llamanas-eval-cli-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var rc = await Cli.RunAsync(args, output, error);
-        return (rc, output.ToString(), error.ToString());
-    }
 
     [Fact]
     public async Task Evaluates_real_tasks_on_a_seeded_subsample_and_writes_results_and_items()

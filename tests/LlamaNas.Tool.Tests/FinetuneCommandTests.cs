@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using LlamaNas.Engine.Training;
 using LlamaNas.TestSupport;
+using static LlamaNas.Tool.Tests.CliRunner;
 
 namespace LlamaNas.Tool.Tests;
 
@@ -16,14 +17,6 @@ public sealed class FinetuneCommandTests : IDisposable
     private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
-
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var rc = await Cli.RunAsync(args, output, error);
-        return (rc, output.ToString(), error.ToString());
-    }
 
     private static string[] Finetune(string output, params string[] extra) =>
         ["finetune", Stories, "--data", Train, "--batch-size", "2", "--seq-len", "32", "--lr", "2e-3", "--warmup", "2", "--seed", "3", "--output", output, .. extra];

@@ -1,18 +1,11 @@
 using LlamaNas.TestSupport;
+using static LlamaNas.Tool.Tests.CliRunner;
 
 namespace LlamaNas.Tool.Tests;
 
 public class ModelCommandTests
 {
     private static string Stories => SharedData.Path("models", "stories260K");
-
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var rc = await Cli.RunAsync(args, output, error);
-        return (rc, output.ToString(), error.ToString());
-    }
 
     [Fact]
     public async Task Generate_prints_the_reference_story_greedily()
