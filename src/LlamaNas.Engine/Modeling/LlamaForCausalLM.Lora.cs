@@ -34,7 +34,7 @@ public sealed partial class LlamaForCausalLM
             throw new InvalidOperationException("LoRA adapters are already attached; merge them first");
         }
 
-        if (options.Rank < 1 || !(options.Alpha > 0) || options.Dropout is < 0 or >= 1)
+        if (!options.IsValid)
         {
             throw new ArgumentOutOfRangeException(nameof(options), "LoRA needs rank ≥ 1, alpha > 0 and dropout in [0, 1)");
         }

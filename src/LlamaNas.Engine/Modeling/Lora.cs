@@ -15,6 +15,9 @@ public sealed record LoraOptions
 
     public double Dropout { get; init; } = 0.05;
 
+    /// <summary>Rank ≥ 1, alpha &gt; 0, dropout in [0, 1).</summary>
+    public bool IsValid => Rank >= 1 && Alpha > 0 && Dropout is >= 0 and < 1;
+
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"lora(rank={Rank}; alpha={Alpha}; dropout={Dropout})");
 }
 

@@ -107,7 +107,7 @@ public static class SupernetFineTuning
             throw new LlamaNasException(DiagnosticCodes.TrainingInvalidOptions, "the sequence length and the calibration batch count must be ≥ 1.");
         }
 
-        if (settings.Lora is { } lora && (lora.Rank < 1 || !(lora.Alpha > 0) || lora.Dropout is < 0 or >= 1))
+        if (settings.Lora is { IsValid: false })
         {
             throw new LlamaNasException(DiagnosticCodes.TrainingInvalidOptions, "LoRA needs rank ≥ 1, alpha > 0 and dropout in [0, 1).");
         }
@@ -133,9 +133,8 @@ public static class SupernetFineTuning
         SearchSpace space;
         using (var checkpoint = LlamaCheckpoint.Open(settings.BaseModel))
         {
-            List<string> files = [Path.Combine(checkpoint.Directory, CheckpointFiles.Config), .. checkpoint.WeightFiles];
-            modelFingerprint = FileFingerprint.Of(files);
-            space = SearchSpace.Create(checkpoint.Config, settings.Space ?? SearchSpaceSpec.LlamaNas(checkpoint.Config), "search space options");
+            space = SearchSpace.Create(checkpoint.Config, settings.Space ?? SearchSpaceSpec.LlamaNas(checkpoint.Config), "--depths/--mlp/--heads/--hidden");
+            modelFingerprint = FileFingerprint.Of([Path.Combine(checkpoint.Directory, CheckpointFiles.Config), .. checkpoint.WeightFiles]);
         }
 
         var format = ResolveFormat(settings.Format, settings.DataFile);
