@@ -8,7 +8,7 @@ namespace LlamaNas.Engine.Modeling;
 /// Elastic LoRA: adapters on every attention and MLP projection and on the LM head (for tied embeddings, on the
 /// shared table, which the LM head reads), sliced with their weights so every sub-network trains and runs its
 /// leading block of ΔW. The base weights are frozen while adapters are attached; <see cref="MergeLora"/> folds ΔW
-/// into them for export.
+/// into them for export. <see cref="ExtractSubnetwork"/> and checkpoint writers see base weights only: merge first.
 /// </summary>
 public sealed partial class LlamaForCausalLM
 {

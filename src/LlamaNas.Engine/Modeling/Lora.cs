@@ -29,6 +29,8 @@ public sealed record LoraOptions
 /// </summary>
 public sealed class LoraAdapter : IDisposable
 {
+    private readonly LoraDropout _dropout;
+
     internal LoraAdapter(string name, long outFeatures, long inFeatures, LoraOptions options, LoraDropout dropout, ScalarType dtype, Device device, Generator generator)
     {
         Name = name;
@@ -39,8 +41,6 @@ public sealed class LoraAdapter : IDisposable
         A = new Parameter(empty(options.Rank, inFeatures, dtype, device).uniform_(-bound, bound, generator));
         B = new Parameter(zeros(outFeatures, options.Rank, dtype, device));
     }
-
-    private readonly LoraDropout _dropout;
 
     /// <summary>The adapted weight's name without <c>.weight</c>, e.g. <c>model.layers.0.self_attn.q_proj</c>.</summary>
     public string Name { get; }
