@@ -1,6 +1,8 @@
 using LlamaNas.Core.Models;
+using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Native;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace LlamaNas.Engine.Tests;
 
@@ -25,6 +27,27 @@ public static class TorchTest
         BosTokenId = 1,
         EosTokenIds = [2],
     };
+
+    /// <summary>Random weights everywhere, norms and biases included, so that slicing or permuting the wrong entries shows.</summary>
+    public static LlamaForCausalLM RandomModel(LlamaConfig config, long seed)
+    {
+        var model = LlamaForCausalLM.CreateRandom(config, seed: seed, std: 0.1);
+        using var noGrad = no_grad();
+        using var generator = new Generator((ulong)seed + 1000);
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal))
+            {
+                p.normal_(1.0, 0.3, generator);
+            }
+            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                p.normal_(0, 0.1, generator);
+            }
+        }
+
+        return model;
+    }
 
     /// <summary>Tensors alive on this thread right now (created and not yet disposed).</summary>
     public static long LiveTensors => DisposeScopeManager.Statistics.ThreadTotalLiveCount;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using LlamaNas.TestSupport;
+using static LlamaNas.Tool.Tests.CliRunner;
 
 namespace LlamaNas.Tool.Tests;
 
@@ -13,14 +14,6 @@ public sealed class CompareCommandTests : IDisposable
     private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
-
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var rc = await Cli.RunAsync(args, output, error);
-        return (rc, output.ToString(), error.ToString());
-    }
 
     [Fact]
     public async Task Lists_the_full_network_and_every_sliced_combination_with_evaluates_perplexity()

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LlamaNas.TestSupport;
+using static LlamaNas.Tool.Tests.CliRunner;
 
 namespace LlamaNas.Tool.Tests;
 

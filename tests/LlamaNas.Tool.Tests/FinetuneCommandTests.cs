@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using LlamaNas.Engine.Training;
 using LlamaNas.TestSupport;
+using static LlamaNas.Tool.Tests.CliRunner;
 
 namespace LlamaNas.Tool.Tests;
 
@@ -16,14 +17,6 @@ public sealed class FinetuneCommandTests : IDisposable
     private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
-
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var rc = await Cli.RunAsync(args, output, error);
-        return (rc, output.ToString(), error.ToString());
-    }
 
     private static string[] Finetune(string output, params string[] extra) =>
         ["finetune", Stories, "--data", Train, "--batch-size", "2", "--seq-len", "32", "--lr", "2e-3", "--warmup", "2", "--seed", "3", "--output", output, .. extra];
@@ -123,6 +116,34 @@ public sealed class FinetuneCommandTests : IDisposable
         Assert.True(again.Code == 0, again.Err);
         Assert.Contains("resumed at step 80", again.Out, StringComparison.Ordinal);
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
+    }
+
+    [Fact]
+    public async Task Lora_fine_tuning_checkpoints_only_adapters_and_exports_merged_base_shaped_weights()
+    {
+        var output = _dir.File("lora");
+        var (rc, stdout, stderr) = await Run(Finetune(output, "--steps", "4", "--lora-rank", "4", "--lora-alpha", "8"));
+        Assert.True(rc == 0, stderr);
+        Assert.Contains("lora(rank=4; alpha=8; dropout=0.05): ", stdout, StringComparison.Ordinal);
+
+        using (var checkpoint = Engine.Checkpoints.SafetensorsFile.Open(Path.Combine(output, "checkpoints", "step-0000004", "model.safetensors")))
+        {
+            Assert.All(checkpoint.Tensors, t => Assert.Matches(@"\.lora_[AB]$", t.Name));
+            Assert.Equal(2 * ((5 * 7) + 1), checkpoint.Tensors.Count);
+        }
+
+        using (var exported = Engine.Checkpoints.LlamaCheckpoint.Open(output))
+        using (var original = Engine.Checkpoints.LlamaCheckpoint.Open(Stories))
+        {
+            Assert.Equal(original.Tensors.Keys.Order(StringComparer.Ordinal), exported.Tensors.Keys.Order(StringComparer.Ordinal));
+        }
+
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(Stories, "model.safetensors")), File.ReadAllBytes(Path.Combine(output, "model.safetensors")));
+        var lora = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "supernet.json")))!["lora"]!;
+        Assert.Equal(4, lora["rank"]!.GetValue<int>());
+        Assert.True(lora["merged"]!.GetValue<bool>());
+        var generate = await Run("generate", output, "--max-new-tokens", "10");
+        Assert.True(generate.Code == 0, generate.Err);
     }
 
     [Fact]

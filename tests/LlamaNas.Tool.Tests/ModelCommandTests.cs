@@ -1,4 +1,5 @@
 using LlamaNas.TestSupport;
+using static LlamaNas.Tool.Tests.CliRunner;
 
 namespace LlamaNas.Tool.Tests;
 

@@ -72,9 +72,9 @@ public sealed class LlamaAttention : nn.Module
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1], d = ActiveHiddenSize;
         int h = ActiveHeads, g = ActiveKeyValueHeads;
-        var q = Slicing.Linear(x, q_proj, h * _headDim, d).view(b, t, h, _headDim).transpose(1, 2);
-        var k = Slicing.Linear(x, k_proj, g * _headDim, d).view(b, t, g, _headDim).transpose(1, 2);
-        var v = Slicing.Linear(x, v_proj, g * _headDim, d).view(b, t, g, _headDim).transpose(1, 2);
+        var q = Slicing.Linear(x, q_proj, h * _headDim, d, Lora.GetValueOrDefault("q_proj")).view(b, t, h, _headDim).transpose(1, 2);
+        var k = Slicing.Linear(x, k_proj, g * _headDim, d, Lora.GetValueOrDefault("k_proj")).view(b, t, g, _headDim).transpose(1, 2);
+        var v = Slicing.Linear(x, v_proj, g * _headDim, d, Lora.GetValueOrDefault("v_proj")).view(b, t, g, _headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null)
@@ -93,7 +93,10 @@ public sealed class LlamaAttention : nn.Module
     }
 
     /// <summary>o_proj over the active slice: [B, T, h·D] → [B, T, d].</summary>
-    internal Tensor Project(Tensor headOutputs) => Slicing.Linear(headOutputs, o_proj, ActiveHiddenSize, ActiveHeads * _headDim);
+    internal Tensor Project(Tensor headOutputs) => Slicing.Linear(headOutputs, o_proj, ActiveHiddenSize, ActiveHeads * _headDim, Lora.GetValueOrDefault("o_proj"));
+
+    /// <summary>Attached LoRA adapters by projection name (<c>q_proj</c> …); empty without LoRA.</summary>
+    internal Dictionary<string, LoraAdapter> Lora { get; } = new(StringComparer.Ordinal);
 
     internal int HeadDim => _headDim;
 

@@ -222,7 +222,12 @@ public sealed partial class LlamaForCausalLM : nn.Module
     {
         using var scope = NewDisposeScope();
         var d = hidden.shape[^1];
-        var logits = lm_head is null ? F.linear(hidden, Slicing.Leading(model.EmbedTokens.Weight, 1, d)) : Slicing.Linear(hidden, lm_head, Config.VocabSize, d);
+        var logits = lm_head is null ? F.linear(hidden, Slicing.Leading(model.EmbedTokens.Weight, 1, d)) : Slicing.Linear(hidden, lm_head, Config.VocabSize, d, _lmHeadLora);
+        if (lm_head is null && model.EmbedTokens.Lora is { } tied)
+        {
+            logits = logits + tied.Forward(hidden, Config.VocabSize, d);
+        }
+
         return logits.to(float32).MoveToOuterDisposeScope();
     }
 

@@ -58,13 +58,16 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long d = ActiveHiddenSize, k = ActiveIntermediateSize;
-        var gate = Slicing.Linear(input, gate_proj, k, d);
-        var up = Slicing.Linear(input, up_proj, k, d);
+        var gate = Slicing.Linear(input, gate_proj, k, d, Lora.GetValueOrDefault("gate_proj"));
+        var up = Slicing.Linear(input, up_proj, k, d, Lora.GetValueOrDefault("up_proj"));
         return (F.silu(gate) * up).MoveToOuterDisposeScope();
     }
 
     /// <summary>down_proj over the active slice: [..., k] → [..., d].</summary>
-    internal Tensor Down(Tensor activations) => Slicing.Linear(activations, down_proj, ActiveHiddenSize, ActiveIntermediateSize);
+    internal Tensor Down(Tensor activations) => Slicing.Linear(activations, down_proj, ActiveHiddenSize, ActiveIntermediateSize, Lora.GetValueOrDefault("down_proj"));
+
+    /// <summary>Attached LoRA adapters by projection name (<c>gate_proj</c> …); empty without LoRA.</summary>
+    internal Dictionary<string, LoraAdapter> Lora { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The down_proj weight [hidden, intermediate] (column j carries neuron j to the output).</summary>
     internal Tensor DownWeight => down_proj.weight!;

@@ -30,10 +30,20 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
     /// <summary>Selects the sub-network's hidden width; the caller (<see cref="LlamaForCausalLM.ActivateSubnetwork"/>) has validated it.</summary>
     internal void Activate(int dim) => ActiveDim = dim;
 
+    /// <summary>A LoRA adapter of the table (tied models: it adapts the LM head too, so it merges exactly); null without.</summary>
+    internal LoraAdapter? Lora { get; set; }
+
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
         long[] shape = [.. input.shape, ActiveDim];
-        return Slicing.Leading(weight, 1, ActiveDim).index_select(0, input.flatten()).view(shape).MoveToOuterDisposeScope();
+        var ids = input.flatten();
+        var rows = Slicing.Leading(weight, 1, ActiveDim).index_select(0, ids);
+        if (Lora is not null)
+        {
+            rows = rows + Lora.Rows(ids, ActiveDim);
+        }
+
+        return rows.view(shape).MoveToOuterDisposeScope();
     }
 }

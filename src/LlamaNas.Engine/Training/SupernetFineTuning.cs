@@ -44,6 +44,9 @@ public sealed record FineTuneSettings
 
     /// <summary>Calibration batches (of the training batch size, drawn from the training data) for the importance scores.</summary>
     public int CalibrationBatches { get; init; } = 8;
+
+    /// <summary>Train elastic LoRA adapters over frozen base weights instead of the weights themselves; merged on export.</summary>
+    public LoraOptions? Lora { get; init; }
 }
 
 /// <summary>What a finished run produced.</summary>
@@ -104,6 +107,11 @@ public static class SupernetFineTuning
             throw new LlamaNasException(DiagnosticCodes.TrainingInvalidOptions, "the sequence length and the calibration batch count must be ≥ 1.");
         }
 
+        if (settings.Lora is { IsValid: false })
+        {
+            throw new LlamaNasException(DiagnosticCodes.TrainingInvalidOptions, "LoRA needs rank ≥ 1, alpha > 0 and dropout in [0, 1).");
+        }
+
         if (!File.Exists(settings.DataFile))
         {
             throw new LlamaNasException(DiagnosticCodes.TrainingDataNotFound, "training data file not found.", new DiagnosticLocation(settings.DataFile));
@@ -125,9 +133,8 @@ public static class SupernetFineTuning
         SearchSpace space;
         using (var checkpoint = LlamaCheckpoint.Open(settings.BaseModel))
         {
-            List<string> files = [Path.Combine(checkpoint.Directory, CheckpointFiles.Config), .. checkpoint.WeightFiles];
-            modelFingerprint = FileFingerprint.Of(files);
-            space = SearchSpace.Create(checkpoint.Config, settings.Space ?? SearchSpaceSpec.LlamaNas(checkpoint.Config), "search space options");
+            space = SearchSpace.Create(checkpoint.Config, settings.Space ?? SearchSpaceSpec.LlamaNas(checkpoint.Config), "--depths/--mlp/--heads/--hidden");
+            modelFingerprint = FileFingerprint.Of([Path.Combine(checkpoint.Directory, CheckpointFiles.Config), .. checkpoint.WeightFiles]);
         }
 
         var format = ResolveFormat(settings.Format, settings.DataFile);
@@ -149,6 +156,12 @@ public static class SupernetFineTuning
 
         // grid-params reads the weights now: build the schedule before a resume replaces them.
         var schedule = TrainingStrategy.Create(settings.Strategy, space, model);
+        if (settings.Lora is { } lora)
+        {
+            model.AttachLora(lora, settings.Trainer.Seed);
+            observer?.Info($"{lora}: {model.LoraAdapters.Sum(a => a.A.numel() + a.B.numel()):N0} adapter parameters on {model.LoraAdapters.Count} weights; base weights frozen");
+        }
+
         var identity = string.Create(CultureInfo.InvariantCulture, $"model={modelFingerprint}; data={dataFingerprint}; format={format}; seq={settings.SequenceLength}; permute={(settings.Permute ? settings.CalibrationBatches : 0)}");
         using var trainer = new Trainer(model, blocks, schedule, settings.Trainer with { RunIdentity = identity });
         var resumedFrom = settings.Resume && trainer.TryResume(checkpoints) ? trainer.Step : 0;
@@ -177,11 +190,17 @@ public static class SupernetFineTuning
         }
 
         trainer.SaveCheckpoint(checkpoints);
+        if (model.Lora is not null)
+        {
+            model.MergeLora();
+        }
+
         var grid = (schedule as GridParamsSchedule)?.Bins;
         Export(output, model, settings, space, schedule, new JsonObject
         {
             ["base_model"] = new JsonObject { ["path"] = Path.GetFullPath(settings.BaseModel), ["fingerprint"] = modelFingerprint },
             ["data"] = new JsonObject { ["path"] = Path.GetFullPath(settings.DataFile), ["format"] = format, ["fingerprint"] = dataFingerprint, ["rows"] = blocks.Count },
+            ["lora"] = settings.Lora is not { } l ? null : new JsonObject { ["rank"] = l.Rank, ["alpha"] = l.Alpha, ["dropout"] = l.Dropout, ["merged"] = true },
             ["importance"] = importance is null ? null : new JsonObject
             {
                 ["calibration_batches"] = settings.CalibrationBatches,

@@ -95,7 +95,7 @@ public sealed class Trainer : IDisposable
         _data = data;
         _schedule = schedule;
         _options = options;
-        _optimizer = new AdamW(model.named_parameters(), new AdamWOptions { WeightDecay = options.WeightDecay });
+        _optimizer = new AdamW(model.TrainableParameters(), new AdamWOptions { WeightDecay = options.WeightDecay });
         _lr = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps, options.MinLearningRate);
         _sampler = new BatchSampler(data, options.BatchSize, options.Seed);
     }
@@ -129,28 +129,36 @@ public sealed class Trainer : IDisposable
         _optimizer.ZeroGrad();
         var losses = new double[subnetworks.Count];
         long tokens = 0;
-        for (var micro = 0; micro < _options.GradientAccumulation; micro++)
+        _model.BeginLoraStep(_options.Seed, Step);
+        try
         {
-            var batch = _sampler.Next();
-            tokens += batch.Rows * (batch.Length - 1);
-            for (var s = 0; s < subnetworks.Count; s++)
+            for (var micro = 0; micro < _options.GradientAccumulation; micro++)
             {
-                subnetworks[s].Activate(_model);
-                using var scope = NewDisposeScope();
-                var loss = Loss(_model, batch) / _options.GradientAccumulation;
-                loss.backward();
-                losses[s] += loss.item<float>();
+                var batch = _sampler.Next();
+                tokens += batch.Rows * (batch.Length - 1);
+                for (var s = 0; s < subnetworks.Count; s++)
+                {
+                    subnetworks[s].Activate(_model);
+                    using var scope = NewDisposeScope();
+                    var loss = Loss(_model, batch) / _options.GradientAccumulation;
+                    loss.backward();
+                    losses[s] += loss.item<float>();
+                }
             }
         }
+        finally
+        {
+            _model.EndLoraStep();
+            _schedule.Restore(_model);
+        }
 
-        _schedule.Restore(_model);
         foreach (var bad in losses.Where(l => !double.IsFinite(l)))
         {
             throw new LlamaNasException(DiagnosticCodes.TrainingDiverged, $"the loss became {bad} at step {Step}; lower the learning rate or enable clipping.");
         }
 
         var norm = _options.MaxGradNorm > 0
-            ? nn.utils.clip_grad_norm_(_model.parameters().Where(p => p.requires_grad), _options.MaxGradNorm)
+            ? nn.utils.clip_grad_norm_(_model.TrainableParameters().Select(p => p.Parameter), _options.MaxGradNorm)
             : double.NaN;
         var lr = _lr.At(Step);
         _optimizer.Step(lr);
@@ -176,6 +184,8 @@ public sealed class Trainer : IDisposable
     /// <summary>
     /// Writes a resumable checkpoint: a new <c>step-NNNNNNN</c> folder is filled under a temporary name and renamed
     /// into place, then the <c>latest</c> pointer is replaced atomically; older checkpoints are removed afterwards.
+    /// It holds what training changes (<see cref="LlamaForCausalLM.TrainableParameters"/>: every weight, or only the
+    /// LoRA adapters over frozen base weights), the optimizer state, the step and the data position.
     /// </summary>
     public void SaveCheckpoint(string directory)
     {
@@ -189,7 +199,7 @@ public sealed class Trainer : IDisposable
         }
 
         Directory.CreateDirectory(temp);
-        SafetensorsWriter.Write(Path.Combine(temp, "model.safetensors"), _model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)));
+        SafetensorsWriter.Write(Path.Combine(temp, "model.safetensors"), _model.TrainableParameters().Select(p => new KeyValuePair<string, Tensor>(p.Name, p.Parameter)));
         SafetensorsWriter.Write(Path.Combine(temp, "optimizer.safetensors"), _optimizer.StateTensors.OrderBy(kv => kv.Key, StringComparer.Ordinal));
         var state = new JsonObject
         {
@@ -241,7 +251,7 @@ public sealed class Trainer : IDisposable
         using (var weights = SafetensorsFile.Open(Path.Combine(folder, "model.safetensors")))
         using (var noGrad = no_grad())
         {
-            foreach (var (name, p) in _model.named_parameters())
+            foreach (var (name, p) in _model.TrainableParameters())
             {
                 using var t = weights.Load(name, p.dtype);
                 p.copy_(t);
@@ -258,7 +268,7 @@ public sealed class Trainer : IDisposable
         return true;
     }
 
-    private string Identity() => string.Create(CultureInfo.InvariantCulture, $"{_options with { CheckpointEvery = 0 }}|{_data.Count}x{_data.SequenceLength}|{_model.Config.ParameterCount()}|{_model.Dtype}|{_schedule.Description}");
+    private string Identity() => string.Create(CultureInfo.InvariantCulture, $"{_options with { CheckpointEvery = 0 }}|{_data.Count}x{_data.SequenceLength}|{_model.Config.ParameterCount()}|{_model.Dtype}|{_schedule.Description}|{_model.Lora?.ToString() ?? "full weights"}");
 
     public void Dispose() => _optimizer.Dispose();
 }

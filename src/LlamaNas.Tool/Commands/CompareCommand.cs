@@ -114,7 +114,7 @@ public static class CompareCommand
             return list;
         }
 
-        SearchSpace.Create(config, spec, "search space options"); // validates the choices against the model
+        SearchSpace.Create(config, spec, "--depths/--mlp/--heads/--hidden"); // validates the choices against the model
         var group = config.NumAttentionHeads / config.NumKeyValueHeads;
         foreach (var depth in spec.Depths)
         {

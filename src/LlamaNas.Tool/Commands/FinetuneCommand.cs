@@ -38,13 +38,16 @@ public static class FinetuneCommand
         var gridBins = new Option<int>("--grid-bins") { Description = "grid-params: bins over the parameter-count range.", DefaultValueFactory = _ => 8 };
         var gridCandidates = new Option<int>("--grid-candidates") { Description = "grid-params: candidates drawn per bin.", DefaultValueFactory = _ => 16 };
         var gridDraws = new Option<int>("--grid-draws") { Description = "grid-params: most uniform draws to fill the bins.", DefaultValueFactory = _ => 20_000 };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Train elastic LoRA adapters of this rank over frozen weights (0: train the weights themselves); merged into the exported weights." };
+        var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA scale numerator: ΔW = alpha / rank · B·A.", DefaultValueFactory = _ => 16 };
+        var loraDropout = new Option<double>("--lora-dropout") { Description = "Dropout on the adapters' inputs while training.", DefaultValueFactory = _ => 0.05 };
         var logEvery = new Option<int>("--log-every") { Description = "Print progress every N steps.", DefaultValueFactory = _ => 10 };
         var output = new Option<string>("--output") { Description = "Folder of the super-network checkpoint (config.json, model.safetensors, tokenizer, supernet.json), train_log.jsonl and checkpoints/.", Required = true };
         var space = new SpaceOptions();
         var command = new Command("finetune", "Fine-tune a model as an elastic super-network (InstaTune and its sampling variants).")
         {
             model, data, format, strategy, steps, batchSize, seqLen, lr, minLr, warmup, gradAccum, clip, weightDecay, dtype, seed,
-            checkpointEvery, resume, permute, calibration, sandwichRandom, gridBins, gridCandidates, gridDraws, logEvery, output,
+            checkpointEvery, resume, permute, calibration, sandwichRandom, gridBins, gridCandidates, gridDraws, loraRank, loraAlpha, loraDropout, logEvery, output,
         };
         space.AddTo(command);
         command.SetAction((result, cancel) =>
@@ -84,6 +87,11 @@ public static class FinetuneCommand
                 Resume = result.GetValue(resume),
                 Permute = result.GetValue(permute),
                 CalibrationBatches = result.GetValue(calibration),
+                Lora = result.GetValue(loraRank) switch
+                {
+                    0 => null,
+                    var rank => new LoraOptions { Rank = rank, Alpha = result.GetValue(loraAlpha), Dropout = result.GetValue(loraDropout) },
+                },
             };
             SupernetFineTuning.Validate(settings);
             TorchRuntime.EnsureInitialized();

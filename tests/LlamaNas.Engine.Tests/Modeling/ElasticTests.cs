@@ -34,27 +34,6 @@ public class ElasticTests
         HiddenSizes = [16, 24, 32],
     });
 
-    /// <summary>Random weights everywhere, norms and biases included, so that slicing the wrong entries shows.</summary>
-    private static LlamaForCausalLM RandomModel(LlamaConfig config, long seed)
-    {
-        var model = LlamaForCausalLM.CreateRandom(config, seed: seed, std: 0.1);
-        using var noGrad = no_grad();
-        using var generator = new Generator((ulong)seed + 1000);
-        foreach (var (name, p) in model.named_parameters())
-        {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal))
-            {
-                p.normal_(1.0, 0.3, generator);
-            }
-            else if (name.EndsWith(".bias", StringComparison.Ordinal))
-            {
-                p.normal_(0, 0.1, generator);
-            }
-        }
-
-        return model;
-    }
-
     /// <summary>The smallest and the full sub-network of <paramref name="space"/>, then <paramref name="count"/> distinct seeded random ones.</summary>
     private static List<SubnetworkArchitecture> Architectures(SearchSpace space, int count, ulong seed)
     {
@@ -89,7 +68,7 @@ public class ElasticTests
     {
         var config = Config(tied, biased);
         var space = Space(config);
-        using var model = RandomModel(config, seed: 21);
+        using var model = TorchTest.RandomModel(config, seed: 21);
         var architectures = Architectures(space, 12, seed: 21);
         Assert.Contains(architectures, a => a.AttentionHeads.Distinct().Count() > 1); // per-layer heads get exercised
         Assert.Contains(architectures, a => a.HiddenSize < config.HiddenSize && a.Depth < config.NumHiddenLayers);
@@ -117,7 +96,7 @@ public class ElasticTests
     public void A_sliced_model_differs_from_the_full_one_where_it_drops_weights()
     {
         var config = Config();
-        using var model = RandomModel(config, seed: 22);
+        using var model = TorchTest.RandomModel(config, seed: 22);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var full = model.Forward(Ids());
@@ -139,7 +118,7 @@ public class ElasticTests
     public void Cached_decoding_of_a_sliced_model_equals_its_uncached_forward_and_stores_only_active_kv_heads()
     {
         var config = Config();
-        using var model = RandomModel(config, seed: 23);
+        using var model = TorchTest.RandomModel(config, seed: 23);
         using var noGrad = no_grad();
         foreach (var arch in Architectures(Space(config), 6, seed: 23))
         {
@@ -166,7 +145,7 @@ public class ElasticTests
     public void Gradients_of_a_sub_network_reach_exactly_the_slices_it_keeps()
     {
         var config = Config();
-        using var model = RandomModel(config, seed: 30);
+        using var model = TorchTest.RandomModel(config, seed: 30);
         model.ActivateSubnetwork(new SubnetworkArchitecture(24, [16, 48], [2, 4], [1, 2]));
         using (var scope = NewDisposeScope())
         {
@@ -205,7 +184,7 @@ public class ElasticTests
     public void Switching_back_to_full_restores_the_exact_original_logits()
     {
         var config = Config();
-        using var model = RandomModel(config, seed: 24);
+        using var model = TorchTest.RandomModel(config, seed: 24);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var original = model.Forward(Ids());
@@ -232,7 +211,7 @@ public class ElasticTests
     public void Switching_sub_networks_allocates_no_weight_memory_and_no_tensors()
     {
         var config = Config();
-        using var model = RandomModel(config, seed: 25);
+        using var model = TorchTest.RandomModel(config, seed: 25);
         var architectures = Architectures(Space(config), 10, seed: 25);
         var before = WeightStorage(model);
 
@@ -265,7 +244,7 @@ public class ElasticTests
     public void Extraction_leaves_no_tensors_behind_and_shares_no_storage()
     {
         var config = Config();
-        using var model = RandomModel(config, seed: 26);
+        using var model = TorchTest.RandomModel(config, seed: 26);
         var arch = Architectures(Space(config), 1, seed: 26)[^1];
         TorchTest.AssertNoLeaks(() =>
         {
@@ -284,7 +263,7 @@ public class ElasticTests
     public void An_extracted_model_with_per_layer_heads_saves_and_loads_as_a_checkpoint()
     {
         var config = Config();
-        using var model = RandomModel(config, seed: 27);
+        using var model = TorchTest.RandomModel(config, seed: 27);
         var arch = new SubnetworkArchitecture(24, [8, 48, 24], [4, 2, 4], [2, 1, 2]);
         using var extracted = model.ExtractSubnetwork(arch);
         Assert.Equal([4, 2, 4], extracted.Config.AttentionHeadsPerLayer);
@@ -329,7 +308,7 @@ public class ElasticTests
         var parts = text.Split(' ');
         int[] List(int i) => [.. parts[i].Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)];
         var arch = new SubnetworkArchitecture(int.Parse(parts[0]), List(1), List(2), List(3));
-        using var model = RandomModel(Config(), seed: 28);
+        using var model = TorchTest.RandomModel(Config(), seed: 28);
         var valid = new SubnetworkArchitecture(16, [24, 8], [2, 4], [1, 2]);
         model.ActivateSubnetwork(valid);
 
@@ -344,7 +323,7 @@ public class ElasticTests
     public void A_cache_filled_by_one_sub_network_refuses_another()
     {
         var config = Config();
-        using var model = RandomModel(config, seed: 29);
+        using var model = TorchTest.RandomModel(config, seed: 29);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var small = new SubnetworkArchitecture(24, [8, 8], [2, 2], [1, 1]);

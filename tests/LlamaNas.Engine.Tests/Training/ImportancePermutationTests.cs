@@ -16,26 +16,10 @@ public class ImportancePermutationTests
 
     public ImportancePermutationTests() => TorchTest.Init();
 
-    /// <summary>Tiny GQA model with random norms and biases everywhere, so a mismatched permutation shows.</summary>
-    private static LlamaForCausalLM BiasedModel()
-    {
-        var model = LlamaForCausalLM.CreateRandom(TorchTest.TinyConfig(layers: 3, tied: false) with { AttentionBias = true, MlpBias = true }, seed: 4, std: 0.1);
-        using var noGrad = no_grad();
-        using var generator = new Generator(99);
-        foreach (var (name, p) in model.named_parameters())
-        {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal))
-            {
-                p.normal_(1.0, 0.3, generator);
-            }
-            else if (name.EndsWith(".bias", StringComparison.Ordinal))
-            {
-                p.normal_(0, 0.1, generator);
-            }
-        }
-
-        return model;
-    }
+    /// <summary>Tiny GQA model (8 heads in 4 KV groups) with random norms and biases everywhere, so a mismatched permutation shows.</summary>
+    private static LlamaForCausalLM BiasedModel() => TorchTest.RandomModel(
+        TorchTest.TinyConfig(layers: 3, tied: false) with { NumAttentionHeads = 8, NumKeyValueHeads = 4, HeadDim = 4, AttentionBias = true, MlpBias = true },
+        seed: 4);
 
     private static TokenBatch RandomBatch(int rows, int length, int vocab, int seed)
     {
@@ -62,7 +46,7 @@ public class ImportancePermutationTests
         using var model = BiasedModel();
         var calibration = new[] { RandomBatch(2, 12, 97, 1), RandomBatch(3, 9, 97, 2) };
         var probe = RandomBatch(2, 10, 97, 3);
-        var narrow = new SubnetworkArchitecture(32, [24, 24, 24], [2, 2, 2], [1, 1, 1]);
+        var narrow = new SubnetworkArchitecture(32, [24, 24, 24], [4, 4, 4], [2, 2, 2]);
         using var before = Logits(model, probe);
         model.ActivateSubnetwork(narrow);
         using var narrowBefore = Logits(model, probe);
@@ -72,7 +56,7 @@ public class ImportancePermutationTests
         Assert.Equal(2 * 12 + 3 * 9, scores.Tokens);
         var (neurons, groups) = ImportancePermutation.Apply(model, scores);
         Assert.Contains(neurons, o => !o.SequenceEqual(Enumerable.Range(0, 48).Select(i => (long)i)));
-        Assert.Contains(groups, o => !o.SequenceEqual([0L, 1L]));
+        Assert.Contains(groups, o => !o.SequenceEqual([0L, 1L, 2L, 3L]));
 
         using var after = Logits(model, probe);
         Assert.True(MaxDiff(before, after) <= 1e-5, $"full logits moved by {MaxDiff(before, after)}");

@@ -75,15 +75,27 @@ public sealed class TrainerTests : IDisposable
         TrainingStrategy.Create(new StrategyOptions { Name = strategy, Seed = 5 }, SearchSpace.Create(model.Config, SearchSpaceSpec.LlamaNas(model.Config)), model);
 
     [Theory]
-    [InlineData(TrainingStrategy.Standard)]
-    [InlineData(TrainingStrategy.InstaTune)]
-    [InlineData(TrainingStrategy.Sandwich)]
-    [InlineData(TrainingStrategy.GridParams)]
-    public void Killing_and_resuming_continues_exactly_like_an_uninterrupted_run(string strategy)
+    [InlineData(TrainingStrategy.Standard, false)]
+    [InlineData(TrainingStrategy.InstaTune, false)]
+    [InlineData(TrainingStrategy.Sandwich, false)]
+    [InlineData(TrainingStrategy.GridParams, false)]
+    [InlineData(TrainingStrategy.InstaTune, true)]
+    public void Killing_and_resuming_continues_exactly_like_an_uninterrupted_run(string strategy, bool lora)
     {
+        LlamaForCausalLM Model()
+        {
+            var model = LlamaForCausalLM.Load(ModelDir);
+            if (lora)
+            {
+                model.AttachLora(new LoraOptions { Rank = 4, Dropout = 0.2 }, seed: 5);
+            }
+
+            return model;
+        }
+
         var straight = new List<double>();
         byte[] final;
-        using (var model = LlamaForCausalLM.Load(ModelDir))
+        using (var model = Model())
         using (var trainer = new Trainer(model, Stories.Value, Schedule(strategy, model), Options()))
         {
             trainer.Run(progress: new SyncProgress(r => straight.Add(r.Loss)));
@@ -92,7 +104,7 @@ public sealed class TrainerTests : IDisposable
 
         var ckpt = Path.Combine(_dir, "ckpt");
         var resumed = new List<double>();
-        using (var model = LlamaForCausalLM.Load(ModelDir))
+        using (var model = Model())
         using (var trainer = new Trainer(model, Stories.Value, Schedule(strategy, model), Options()))
         {
             for (var i = 0; i < 4; i++)
@@ -106,7 +118,7 @@ public sealed class TrainerTests : IDisposable
         }
 
         resumed.RemoveAt(3);
-        using (var model = LlamaForCausalLM.Load(ModelDir))
+        using (var model = Model())
         using (var trainer = new Trainer(model, Stories.Value, Schedule(strategy, model), Options()))
         {
             Assert.True(trainer.TryResume(ckpt));
@@ -175,7 +187,7 @@ public sealed class TrainerTests : IDisposable
     }
 
     private static byte[] Weights(LlamaForCausalLM model) =>
-        [.. model.named_parameters().SelectMany(p => p.parameter.data<float>().ToArray().SelectMany(BitConverter.GetBytes))];
+        [.. model.TrainableParameters().SelectMany(p => p.Parameter.data<float>().ToArray().SelectMany(BitConverter.GetBytes))];
 
     /// <summary>Step 0 the first architecture, every later step the second.</summary>
     private sealed class FixedSchedule(SubnetworkArchitecture first, SubnetworkArchitecture later) : ISubnetworkSchedule
