@@ -21,6 +21,9 @@ public static class SharedData
         return path;
     }
 
+    /// <summary>The real pretrained stories260K checkpoint (HF layout).</summary>
+    public static string Stories260K => Path("models", "stories260K");
+
     public static string RepositoryRoot
     {
         get

@@ -8,7 +8,7 @@ namespace LlamaNas.Tool.Tests;
 
 public sealed class CompareCommandTests : IDisposable
 {
-    private static readonly string Stories = SharedData.Path("models", "stories260K");
+    private static readonly string Stories = SharedData.Stories260K;
     private static readonly string Valid = SharedData.Path("data", "tinystories", "valid-head-a.txt");
 
     private readonly TempDir _dir = new();

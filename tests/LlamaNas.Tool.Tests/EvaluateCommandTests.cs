@@ -6,7 +6,7 @@ namespace LlamaNas.Tool.Tests;
 
 public sealed class EvaluateCommandTests : IDisposable
 {
-    private static string Stories => SharedData.Path("models", "stories260K");
+    private static string Stories => SharedData.Stories260K;
 
     private static string Data => SharedData.Path("data");
 

@@ -10,7 +10,7 @@ namespace LlamaNas.Tool.Tests;
 /// <summary>The finetune verb end to end on stories260K and TinyStories: outputs every verb loads, resume, coded errors.</summary>
 public sealed class FinetuneCommandTests : IDisposable
 {
-    private static readonly string Stories = SharedData.Path("models", "stories260K");
+    private static readonly string Stories = SharedData.Stories260K;
     private static readonly string Train = SharedData.Path("data", "tinystories", "train-v1-head.txt");
     private static readonly string Valid = SharedData.Path("data", "tinystories", "valid-head-a.txt");
 

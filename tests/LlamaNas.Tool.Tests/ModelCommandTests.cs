@@ -5,7 +5,7 @@ namespace LlamaNas.Tool.Tests;
 
 public class ModelCommandTests
 {
-    private static string Stories => SharedData.Path("models", "stories260K");
+    private static string Stories => SharedData.Stories260K;
 
     [Fact]
     public async Task Generate_prints_the_reference_story_greedily()

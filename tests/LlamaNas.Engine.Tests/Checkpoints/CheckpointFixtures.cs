@@ -43,7 +43,7 @@ public abstract class CheckpointTest : IDisposable
 /// <summary>Builders for hand-made files and checkpoints, and the real stories260K paths.</summary>
 internal static class CheckpointFixtures
 {
-    public static string Stories260K => SharedData.Path("models", "stories260K");
+    public static string Stories260K => SharedData.Stories260K;
 
     public static string Stories260KWeights => SharedData.Path("models", "stories260K", "model.safetensors");
 

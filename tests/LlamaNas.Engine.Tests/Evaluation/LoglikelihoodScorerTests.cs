@@ -7,29 +7,11 @@ using static TorchSharp.torch;
 
 namespace LlamaNas.Engine.Tests.Evaluation;
 
-public class LoglikelihoodScorerTests : IClassFixture<LoglikelihoodScorerTests.Stories>
+public class LoglikelihoodScorerTests : IClassFixture<StoriesModel>
 {
-    private readonly Stories _s;
+    private readonly StoriesModel _s;
 
-    public LoglikelihoodScorerTests(Stories stories) => _s = stories;
-
-    /// <summary>The real stories260K model and tokenizer, loaded once for the class.</summary>
-    public sealed class Stories : IDisposable
-    {
-        public Stories()
-        {
-            TorchTest.Init();
-            var dir = SharedData.Path("models", "stories260K");
-            Model = LlamaForCausalLM.Load(dir);
-            Tokenizer = TokenizerLoader.Load(dir);
-        }
-
-        public LlamaForCausalLM Model { get; }
-
-        public ITextTokenizer Tokenizer { get; }
-
-        public void Dispose() => Model.Dispose();
-    }
+    public LoglikelihoodScorerTests(StoriesModel stories) => _s = stories;
 
     private static readonly LoglikelihoodRequest[] Requests =
     [

@@ -40,7 +40,7 @@ public sealed class ModelSizeTests : IDisposable
     [Fact]
     public void The_real_stories260K_checkpoint_size_is_what_the_analytic_model_says()
     {
-        using var checkpoint = LlamaCheckpoint.Open(SharedData.Path("models", "stories260K"));
+        using var checkpoint = LlamaCheckpoint.Open(SharedData.Stories260K);
         var space = SearchSpace.Create(checkpoint.Config, new SearchSpaceSpec { Depths = [checkpoint.Config.NumHiddenLayers] });
         Assert.Equal(space.SizeBytes(space.Decode(new int[space.GeneCount]), SizeModel.Fp32), checkpoint.Tensors.Values.Sum(t => t.ByteCount));
     }

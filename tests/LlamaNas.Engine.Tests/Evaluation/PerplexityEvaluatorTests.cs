@@ -8,7 +8,7 @@ namespace LlamaNas.Engine.Tests.Evaluation;
 
 public class PerplexityEvaluatorTests
 {
-    private static readonly string Dir = SharedData.Path("models", "stories260K");
+    private static readonly string Dir = SharedData.Stories260K;
 
     public PerplexityEvaluatorTests() => TorchTest.Init();
 

@@ -343,7 +343,7 @@ public class ElasticTests
     [Fact]
     public void Stories260K_full_architecture_gives_the_plain_logits_and_a_depth_4_sub_network_runs()
     {
-        var dir = SharedData.Path("models", "stories260K");
+        var dir = SharedData.Stories260K;
         using var plain = LlamaForCausalLM.Load(dir);
         using var elastic = LlamaForCausalLM.Load(dir);
         var tokenizer = TokenizerLoader.Load(dir);

@@ -107,7 +107,7 @@ public class LoraTests
     [Fact]
     public void Training_with_adapters_moves_only_the_adapters_and_leaves_no_tensors()
     {
-        var modelDir = SharedData.Path("models", "stories260K");
+        var modelDir = SharedData.Stories260K;
         using var model = LlamaForCausalLM.Load(modelDir);
         var before = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.clone());
         model.AttachLora(new LoraOptions { Rank = 4 }, seed: 2);

@@ -13,7 +13,7 @@ public class Stories260KTests
 
     public Stories260KTests() => TorchTest.Init();
 
-    private static string ModelDir => SharedData.Path("models", "stories260K");
+    private static string ModelDir => SharedData.Stories260K;
 
     [Fact]
     public void Greedy_60_tokens_from_BOS_reproduce_the_reference_story()

@@ -11,28 +11,26 @@ using LlamaNas.TestSupport;
 
 namespace LlamaNas.Engine.Tests.Search;
 
-public sealed class SubnetworkEvaluatorTests : IDisposable
+public sealed class SubnetworkEvaluatorTests(StoriesModel stories) : IClassFixture<StoriesModel>
 {
-    private static readonly string Dir = SharedData.Path("models", "stories260K");
+    /// <summary>8 short ARC-Easy items (short prompts: quick to score).</summary>
+    private static readonly EvaluationTask Arc = LoadArc();
 
-    private readonly LlamaForCausalLM _model;
-    private readonly ITextTokenizer _tokenizer = TokenizerLoader.Load(Dir);
-    private readonly SearchSpace _space;
-    private readonly EvaluationTask _task;
-    private readonly IReadOnlyList<string> _text;
+    private static readonly IReadOnlyList<string> HeldOut = [File.ReadAllText(SharedData.Path("data", "tinystories", "valid-head-a.txt"))[..3000]];
 
-    public SubnetworkEvaluatorTests()
+    private readonly LlamaForCausalLM _model = stories.Model;
+    private readonly ITextTokenizer _tokenizer = stories.Tokenizer;
+
+    // Depth, per-layer MLP width and per-layer heads (whole KV groups of 2), so sub-networks differ in every sliced dimension.
+    private readonly SearchSpace _space = SearchSpace.Create(stories.Model.Config, new SearchSpaceSpec { Depths = [3, 4, 5], IntermediateSizes = [43, 86, 172], AttentionHeads = [4, 8] });
+    private readonly EvaluationTask _task = Arc;
+    private readonly IReadOnlyList<string> _text = HeldOut;
+
+    private static EvaluationTask LoadArc()
     {
-        TorchTest.Init();
-        _model = LlamaForCausalLM.Load(Dir);
-        // Depth, per-layer MLP width and per-layer heads (whole KV groups of 2), so sub-networks differ in every sliced dimension.
-        _space = SearchSpace.Create(_model.Config, new SearchSpaceSpec { Depths = [3, 4, 5], IntermediateSizes = [43, 86, 172], AttentionHeads = [4, 8] });
         var arc = TaskLoader.Load("arc_easy", SharedData.Path("data"), TaskLoadOptions.Default);
-        _task = arc with { Items = TaskLoader.Subsample(arc.Items, 8, seed: 5) };
-        _text = [File.ReadAllText(SharedData.Path("data", "tinystories", "valid-head-a.txt"))[..3000]];
+        return arc with { Items = TaskLoader.Subsample([.. arc.Items.Where(i => i.Requests[0].Context.Length < 200)], 8, seed: 5) };
     }
-
-    public void Dispose() => _model.Dispose();
 
     private ObjectiveResources Resources => new()
     {

@@ -8,7 +8,7 @@ namespace LlamaNas.Engine.Tests.Tokenization;
 internal static class RealTokenizers
 {
     private static readonly Lazy<ITextTokenizer> Llama2Lazy = new(() => TokenizerLoader.Load(SharedData.Path("models", "llama2-tokenizer", "tokenizer.model")));
-    private static readonly Lazy<ITextTokenizer> StoriesLazy = new(() => TokenizerLoader.Load(SharedData.Path("models", "stories260K")));
+    private static readonly Lazy<ITextTokenizer> StoriesLazy = new(() => TokenizerLoader.Load(SharedData.Stories260K));
     private static readonly Lazy<ITextTokenizer> SmolLazy = new(() => TokenizerLoader.Load(SharedData.Path("models", "smollm2-135m")));
 
     public static ITextTokenizer Llama2 => Llama2Lazy.Value;

@@ -10,7 +10,7 @@ public class TokenizerLoaderTests
     [Fact]
     public void A_directory_and_the_tokenizer_file_in_it_load_the_same_tokenizer()
     {
-        var fromDir = TokenizerLoader.Load(SharedData.Path("models", "stories260K"));
+        var fromDir = TokenizerLoader.Load(SharedData.Stories260K);
         var fromFile = TokenizerLoader.Load(SharedData.Path("models", "stories260K", "tokenizer.model"));
         Assert.Equal(fromDir.Encode(Story), fromFile.Encode(Story));
 

@@ -12,7 +12,7 @@ namespace LlamaNas.Engine.Tests.Training;
 /// <summary>Importance scores from calibration data, and the permutation that puts the most important parts first.</summary>
 public class ImportancePermutationTests
 {
-    private static readonly string ModelDir = SharedData.Path("models", "stories260K");
+    private static readonly string ModelDir = SharedData.Stories260K;
 
     public ImportancePermutationTests() => TorchTest.Init();
 

@@ -12,7 +12,7 @@ namespace LlamaNas.Engine.Tests.Training;
 
 public sealed class TrainerTests : IDisposable
 {
-    private static readonly string ModelDir = SharedData.Path("models", "stories260K");
+    private static readonly string ModelDir = SharedData.Stories260K;
     private static readonly Lazy<TokenBlocks> Stories = new(() =>
     {
         var tokenizer = TokenizerLoader.Load(ModelDir);

@@ -7,7 +7,7 @@ namespace LlamaNas.Engine.Tests.Training;
 
 public sealed class TrainingDataTests : IDisposable
 {
-    private static readonly ITextTokenizer Tokenizer = TokenizerLoader.Load(SharedData.Path("models", "stories260K"));
+    private static readonly ITextTokenizer Tokenizer = TokenizerLoader.Load(SharedData.Stories260K);
     private readonly string _dir = Directory.CreateTempSubdirectory("llamanas-data-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
