@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace LlamaNas.Tool.Tests;
 
 public class DoctorCommandTests
@@ -12,6 +14,37 @@ public class DoctorCommandTests
         Assert.True(rc == 0, error.ToString());
         Assert.Contains("libtorch            2.10", output.ToString(), StringComparison.Ordinal);
         Assert.Matches(@"matmul 1024 BFloat16 +[0-9.]+ GFLOP/s", output.ToString());
+    }
+
+    [Fact]
+    public async Task The_tool_process_reuses_freed_tensor_memory_unless_told_not_to()
+    {
+        var tuned = await RunDoctorProcess(heap: null);
+        var system = await RunDoctorProcess(heap: "system");
+
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Contains("heap                not applicable", tuned, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.Contains("heap                freed memory kept for reuse", tuned, StringComparison.Ordinal);
+        Assert.Contains("a 128 MiB tensor took 0 MiB of new memory mappings", tuned, StringComparison.Ordinal);
+        Assert.Contains("heap                C library defaults (LLAMANAS_HEAP=system)", system, StringComparison.Ordinal);
+        Assert.Contains("a 128 MiB tensor took 128 MiB of new memory mappings", system, StringComparison.Ordinal);
+    }
+
+    /// <summary>A separate process: malloc tuning applies to the threads a process starts with, not to a test host's.</summary>
+    private static async Task<string> RunDoctorProcess(string? heap)
+    {
+        var start = new ProcessStartInfo("dotnet", [typeof(Cli).Assembly.Location, "doctor"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["LLAMANAS_HEAP"] = heap;
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, error);
+        return (await output).ReplaceLineEndings("\n");
     }
 
     [Fact]

@@ -11,14 +11,16 @@ public sealed record TorchRuntimeStatus(
     string SystemNewestGlibcxx,
     string Compat,
     bool CompatShimLoaded,
-    string TorchVersion);
+    string TorchVersion,
+    string Heap);
 
 /// <summary>
 /// Brings libtorch up exactly once per process. On Linux it first makes TorchSharp's native library loadable
 /// against the system libstdc++ (see <see cref="LibStdCxxCompat"/>): the library next to the application is
 /// patched in place (atomically, keeping its timestamp so incremental builds do not re-copy it) and the
 /// compat shim built with the engine is loaded globally first. Systems whose libstdc++ is new enough are left
-/// untouched. Call <see cref="EnsureInitialized"/> before any TorchSharp use.
+/// untouched. It also keeps freed tensor memory in the process (<see cref="HeapTuning"/>). Call
+/// <see cref="EnsureInitialized"/> before any TorchSharp use.
 /// </summary>
 public static class TorchRuntime
 {
@@ -61,6 +63,7 @@ public static class TorchRuntime
                 return _status;
             }
 
+            var heap = HeapTuning.Apply();
             string? nativePath = null, stdcxxPath = null, newest = "n/a", compat = "not applicable";
             var shimLoaded = false;
             if (OperatingSystem.IsLinux())
@@ -96,7 +99,7 @@ public static class TorchRuntime
                     e);
             }
 
-            return _status = new TorchRuntimeStatus(nativePath, stdcxxPath, newest, compat, shimLoaded, version);
+            return _status = new TorchRuntimeStatus(nativePath, stdcxxPath, newest, compat, shimLoaded, version, heap);
         }
     }
 

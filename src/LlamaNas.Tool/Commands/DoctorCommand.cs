@@ -19,6 +19,12 @@ public static class DoctorCommand
             o.WriteLine($"TorchSharp native   {status.TorchSharpNativePath ?? "n/a"}");
             o.WriteLine($"system libstdc++    {status.SystemLibStdCxxPath ?? "n/a"} (newest {status.SystemNewestGlibcxx})");
             o.WriteLine($"libstdc++ compat    {status.Compat}{(status.CompatShimLoaded ? " (shim loaded)" : string.Empty)}");
+            o.WriteLine($"heap                {status.Heap}");
+            if (HeapTuning.ProbeLargeAllocation() is { } mapped)
+            {
+                o.WriteLine($"heap probe          a 128 MiB tensor took {mapped >> 20} MiB of new memory mappings");
+            }
+
             o.WriteLine($"threads             {torch.get_num_threads()}");
             foreach (var dtype in new[] { torch.float32, torch.bfloat16 })
             {
