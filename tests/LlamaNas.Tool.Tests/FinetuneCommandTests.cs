@@ -169,7 +169,7 @@ public sealed class FinetuneCommandTests : IDisposable
         Assert.False(Directory.Exists(output));
 
         var badSpace = await Run(Finetune(output, "--steps", "2", "--mlp", "86,x"));
-        Assert.Contains("error LNAS0100", badSpace.Err, StringComparison.Ordinal);
+        Assert.Contains("error LNAS0532", badSpace.Err, StringComparison.Ordinal);
         var tooDeep = await Run(Finetune(output, "--steps", "2", "--depths", "3,9"));
         Assert.Contains("error LNAS0503", tooDeep.Err, StringComparison.Ordinal);
         var format = await Run(Finetune(output, "--steps", "2", "--format", "csv"));

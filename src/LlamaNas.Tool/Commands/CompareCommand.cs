@@ -11,6 +11,7 @@ using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Native;
 using LlamaNas.Engine.Tokenization;
 using LlamaNas.Engine.Training;
+using LlamaNas.Tool.Search;
 
 namespace LlamaNas.Tool.Commands;
 
@@ -29,7 +30,7 @@ public static class CompareCommand
         var labels = new Option<string?>("--labels") { Description = "Column names, comma-separated (default: the folders' names)." };
         var dtype = new Option<string>("--dtype") { Description = "Compute dtype: fp32, bf16 or fp16.", DefaultValueFactory = _ => "fp32" };
         var output = new Option<string?>("--output") { Description = "Also write the table as JSON here." };
-        var space = new SpaceOptions();
+        var space = new SpaceOptions("With no space option: LLaMA-NAS's {3/4, 7/8, 1} of the layers and MLP {1/2, 1} of the width; with only width options: all layers.");
         var command = new Command("compare", "Held-out perplexity of the full network and sliced sub-networks, for one or more models side by side.")
         {
             models, perplexity, maxChars, labels, dtype, output,

@@ -4,6 +4,7 @@ using LlamaNas.Core.Models;
 using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Native;
 using LlamaNas.Engine.Training;
+using LlamaNas.Tool.Search;
 
 namespace LlamaNas.Tool.Commands;
 
@@ -43,7 +44,7 @@ public static class FinetuneCommand
         var loraDropout = new Option<double>("--lora-dropout") { Description = "Dropout on the adapters' inputs while training.", DefaultValueFactory = _ => 0.05 };
         var logEvery = new Option<int>("--log-every") { Description = "Print progress every N steps.", DefaultValueFactory = _ => 10 };
         var output = new Option<string>("--output") { Description = "Folder of the super-network checkpoint (config.json, model.safetensors, tokenizer, supernet.json), train_log.jsonl and checkpoints/.", Required = true };
-        var space = new SpaceOptions();
+        var space = new SpaceOptions("With no space option: LLaMA-NAS's {3/4, 7/8, 1} of the layers and MLP {1/2, 1} of the width; with only width options: all layers.");
         var command = new Command("finetune", "Fine-tune a model as an elastic super-network (InstaTune and its sampling variants).")
         {
             model, data, format, strategy, steps, batchSize, seqLen, lr, minLr, warmup, gradAccum, clip, weightDecay, dtype, seed,

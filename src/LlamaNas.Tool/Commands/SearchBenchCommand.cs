@@ -36,8 +36,8 @@ public static class SearchBenchCommand
         {
             var o = result.InvocationConfiguration.Output;
             var settings = evaluator.Read(result);
-            var counts = (EvaluatorOptions.Choices(result.GetValue(budgets), "--budgets") ?? []).Distinct().Order().ToList();
-            var seedList = (EvaluatorOptions.Choices(result.GetValue(seeds), "--seeds") ?? []).Select(s => (ulong)s).ToList();
+            var counts = (SpaceOptions.Choices(result.GetValue(budgets), "--budgets") ?? []).Distinct().Order().ToList();
+            var seedList = (SpaceOptions.Choices(result.GetValue(seeds), "--seeds") ?? []).Select(s => (ulong)s).ToList();
             var kinds = result.GetValue(algorithms)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(a => SearchCommand.ParseAlgorithm(a, "--algorithms")).Distinct().ToList();
             EvaluatorOptions.Require(counts.Count > 0 && counts[0] >= 1, "--budgets", "needs positive evaluation counts");
             EvaluatorOptions.Require(seedList.Count > 0 && kinds.Count > 0, "--seeds and --algorithms", "need at least one value each");

@@ -37,10 +37,7 @@ internal sealed class EvaluatorOptions
     private readonly Option<long> _textTokens = new("--perplexity-tokens") { Description = "Score only the first N tokens of the perplexity text (0: all)." };
     private readonly Option<int> _maxLength = new("--max-length") { Description = "Max input length for accuracy and perplexity windows (0: the model's max_position_embeddings)." };
     private readonly Option<string> _dtype = new("--dtype") { Description = "Compute dtype fp32, bf16 or fp16; also the default format of 'size'.", DefaultValueFactory = _ => "fp32" };
-    private readonly Option<string?> _depths = new("--depths") { Description = "Depth choices, e.g. 3,4,5 (default: LLaMA-NAS's {3/4, 7/8, 1} of the layers)." };
-    private readonly Option<string?> _mlp = new("--mlp") { Description = "Per-layer MLP width choices, e.g. 86,172 (default: LLaMA-NAS's {1/2, 1} of the width)." };
-    private readonly Option<string?> _heads = new("--heads") { Description = "Per-layer query-head choices, multiples of heads per KV group (default: not searched)." };
-    private readonly Option<string?> _hidden = new("--hidden") { Description = "Hidden width choices (default: not searched)." };
+    private readonly SpaceOptions _space = new("Default: LLaMA-NAS's {3/4, 7/8, 1} of the layers, MLP {1/2, 1} of the width; heads and hidden width not searched.");
     private readonly Option<int> _speedBatch = new("--speed-batch") { Description = "Batch of throughput/latency measurements.", DefaultValueFactory = _ => 1 };
     private readonly Option<int> _speedSeq = new("--speed-seq") { Description = "Sequence (context) length of throughput/latency measurements.", DefaultValueFactory = _ => 128 };
     private readonly Option<int> _speedReps = new("--speed-reps") { Description = "Timed repetitions per throughput/latency measurement (median reported).", DefaultValueFactory = _ => 5 };
@@ -50,10 +47,12 @@ internal sealed class EvaluatorOptions
     {
         ArgumentNullException.ThrowIfNull(command);
         command.Arguments.Add(_model);
-        foreach (var option in new Option[] { _objectives, _dataDir, _limit, _limitSeed, _fewshot, _pool, _userTask, _addBos, _text, _textTokens, _maxLength, _dtype, _depths, _mlp, _heads, _hidden, _speedBatch, _speedSeq, _speedReps, _speedWarmup })
+        foreach (var option in new Option[] { _objectives, _dataDir, _limit, _limitSeed, _fewshot, _pool, _userTask, _addBos, _text, _textTokens, _maxLength, _dtype, _speedBatch, _speedSeq, _speedReps, _speedWarmup })
         {
             command.Options.Add(option);
         }
+
+        _space.AddTo(command);
     }
 
     /// <summary>Parses and checks everything that needs no model (coded errors before any weight is read).</summary>
@@ -85,35 +84,9 @@ internal sealed class EvaluatorOptions
             AddBos = result.GetValue(_addBos),
             PerplexityTokens = result.GetValue(_textTokens),
             MaxLength = result.GetValue(_maxLength),
-            Depths = Choices(result.GetValue(_depths), "--depths"),
-            Mlp = Choices(result.GetValue(_mlp), "--mlp"),
-            Heads = Choices(result.GetValue(_heads), "--heads"),
-            Hidden = Choices(result.GetValue(_hidden), "--hidden"),
+            Space = _space.Read(result),
             Speed = new SpeedOptions { Batch = result.GetValue(_speedBatch), SequenceLength = result.GetValue(_speedSeq), Repetitions = result.GetValue(_speedReps), Warmup = result.GetValue(_speedWarmup) },
         };
-    }
-
-    /// <summary>A comma-separated list of integers; LNAS0532 when it is not one.</summary>
-    public static IReadOnlyList<int>? Choices(string? text, string option)
-    {
-        if (text is null)
-        {
-            return null;
-        }
-
-        var parts = text.Split(',', StringSplitOptions.TrimEntries);
-        var values = new List<int>();
-        foreach (var part in parts)
-        {
-            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
-            {
-                throw new LlamaNasException(DiagnosticCodes.SearchChoicesInvalid, $"'{text}' is not a comma-separated list of positive integers (e.g. 3,4,5); '{part}' is not one.", new DiagnosticLocation(option));
-            }
-
-            values.Add(value);
-        }
-
-        return values;
     }
 
     /// <summary>A comma-separated list of numbers; LNAS0533 when it is not one.</summary>
@@ -171,13 +144,8 @@ internal sealed record EvaluatorSettings
 
     public int MaxLength { get; init; }
 
-    public IReadOnlyList<int>? Depths { get; init; }
-
-    public IReadOnlyList<int>? Mlp { get; init; }
-
-    public IReadOnlyList<int>? Heads { get; init; }
-
-    public IReadOnlyList<int>? Hidden { get; init; }
+    /// <summary>--depths, --mlp, --heads, --hidden as given; LLaMA-NAS defaults fill depth and MLP.</summary>
+    public required SpaceChoices Space { get; init; }
 
     public required SpeedOptions Speed { get; init; }
 
@@ -255,10 +223,10 @@ internal sealed record EvaluatorSettings
         var defaults = SearchSpaceSpec.LlamaNas(checkpoint.Config);
         var spec = new SearchSpaceSpec
         {
-            Depths = Depths ?? defaults.Depths,
-            IntermediateSizes = Mlp ?? defaults.IntermediateSizes,
-            AttentionHeads = Heads,
-            HiddenSizes = Hidden,
+            Depths = Space.Depths ?? defaults.Depths,
+            IntermediateSizes = Space.Mlp ?? defaults.IntermediateSizes,
+            AttentionHeads = Space.Heads,
+            HiddenSizes = Space.Hidden,
         };
         var space = SearchSpace.Create(checkpoint.Config, spec, "search space (--depths, --mlp, --heads, --hidden)");
         checkSpace?.Invoke(space);
