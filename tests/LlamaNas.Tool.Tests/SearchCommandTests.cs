@@ -20,13 +20,7 @@ public sealed class SearchCommandTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var rc = await Cli.RunAsync(args, output, error);
-        return (rc, output.ToString(), error.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => CliRunner.Run(args);
 
     private string[] Search(string output, params string[] more) =>
     [

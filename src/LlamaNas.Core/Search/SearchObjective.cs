@@ -30,7 +30,7 @@ public enum ObjectiveKind
 /// <summary>
 /// One objective of a search, written <c>kind[:argument]</c> on the command line: <c>accuracy:&lt;task&gt;</c>,
 /// <c>accuracy_norm:&lt;task&gt;</c>, <c>perplexity[:&lt;text file&gt;]</c>, <c>size[:fp32|fp16|bf16|int8]</c>,
-/// <c>params</c>, <c>throughput</c>, <c>latency</c>. The search minimises every objective: the metrics that grow
+/// <c>params</c>, <c>throughput</c>, <c>latency</c> (a bare <c>accuracy</c> takes the task of <c>--task</c>). The search minimises every objective: the metrics that grow
 /// when better (accuracy, throughput) enter it negated, and perplexity enters as its logarithm (the mean token
 /// cross-entropy in nats), so that neither the hypervolume nor the predictors are dominated by the worst
 /// sub-networks (a perplexity drop from 400 to 300 is worth less than one from 10 to 8).
@@ -83,18 +83,26 @@ public sealed record SearchObjective(ObjectiveKind Kind, string? Argument = null
 
     public double ToMetric(double objective) => IsMaximised ? -objective : Kind == ObjectiveKind.Perplexity ? Math.Exp(objective) : objective;
 
-    /// <summary>Parses one objective; LNAS0530 for an unknown name or a missing or invalid argument.</summary>
-    public static SearchObjective Parse(string text, string source = "--objectives")
+    /// <summary>
+    /// Parses one objective; LNAS0530 for an unknown name or a missing or invalid argument. An accuracy objective
+    /// written without a task takes <paramref name="defaultTask"/> (the command line's <c>--task</c>).
+    /// </summary>
+    public static SearchObjective Parse(string text, string source = "--objectives", string? defaultTask = null)
     {
         ArgumentNullException.ThrowIfNull(text);
         var colon = text.IndexOf(':', StringComparison.Ordinal);
         var name = (colon < 0 ? text : text[..colon]).Trim().ToLowerInvariant();
         var argument = colon < 0 ? null : text[(colon + 1)..].Trim();
+        if (colon < 0 && name is "accuracy" or "accuracy_norm")
+        {
+            argument = defaultTask;
+        }
+
         var kind = Names.Where(n => n.Text == name).Select(n => (ObjectiveKind?)n.Kind).FirstOrDefault()
             ?? throw Unknown(text, source, $"unknown objective '{name}'");
         var problem = kind switch
         {
-            ObjectiveKind.Accuracy or ObjectiveKind.AccuracyNorm when string.IsNullOrEmpty(argument) => $"'{name}' needs a task: {name}:<task>, e.g. {name}:arc_easy",
+            ObjectiveKind.Accuracy or ObjectiveKind.AccuracyNorm when string.IsNullOrEmpty(argument) => $"'{name}' needs a task: {name}:<task> (e.g. {name}:arc_easy) or --task <task>",
             ObjectiveKind.Perplexity when argument is { Length: 0 } => "'perplexity:' needs a text file after the colon (or write 'perplexity' and give --perplexity-text)",
             ObjectiveKind.Size when argument is not null && !SizeFormats.Contains(argument.ToLowerInvariant()) => $"size format '{argument}' is not one of {string.Join(", ", SizeFormats)}",
             ObjectiveKind.Parameters or ObjectiveKind.Throughput or ObjectiveKind.Latency when argument is not null => $"'{name}' takes no argument",
@@ -112,10 +120,10 @@ public sealed record SearchObjective(ObjectiveKind Kind, string? Argument = null
     /// Parses a comma-separated list of 2 or 3 distinct objectives (LNAS0531 otherwise). A path holding a comma
     /// cannot be written inline: pass it with <c>--perplexity-text</c>.
     /// </summary>
-    public static IReadOnlyList<SearchObjective> ParseList(string text, string source = "--objectives")
+    public static IReadOnlyList<SearchObjective> ParseList(string text, string source = "--objectives", string? defaultTask = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var objectives = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => Parse(t, source)).ToList();
+        var objectives = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => Parse(t, source, defaultTask)).ToList();
         if (objectives.Count is < 2 or > 3)
         {
             throw new LlamaNasException(DiagnosticCodes.SearchObjectiveCount, $"a search needs 2 or 3 objectives, e.g. 'accuracy:arc_easy,size'; {objectives.Count} given.", new DiagnosticLocation(source));

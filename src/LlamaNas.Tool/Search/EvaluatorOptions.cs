@@ -22,10 +22,11 @@ internal sealed class EvaluatorOptions
     private readonly Argument<string> _model = new("model") { Description = "A Hugging Face model directory (weights and tokenizer): the super-network." };
     private readonly Option<string> _objectives = new("--objectives")
     {
-        Description = "2 or 3 comma-separated objectives: accuracy:<task>, accuracy_norm:<task>, perplexity[:<text file>], size[:fp32|fp16|bf16|int8], params, throughput, latency.",
+        Description = "2 or 3 comma-separated objectives: accuracy:<task> (or accuracy with --task), accuracy_norm:<task>, perplexity[:<text file>], size[:fp32|fp16|bf16|int8], params, throughput, latency.",
         Required = true,
     };
 
+    private readonly Option<string?> _task = new("--task") { Description = "The task of an accuracy or accuracy_norm objective written without one (--task arc_easy --objectives accuracy,size)." };
     private readonly Option<string> _dataDir = new("--data-dir") { Description = "Task data folder for accuracy objectives (docs/EVALUATION.md).", DefaultValueFactory = _ => "data" };
     private readonly Option<int?> _limit = new("--limit") { Description = "Score a seeded subsample of N items of each accuracy task." };
     private readonly Option<ulong> _limitSeed = new("--limit-seed") { Description = "Seed of the --limit subsample (kept apart from --seed, so every search scores the same items)." };
@@ -47,7 +48,7 @@ internal sealed class EvaluatorOptions
     {
         ArgumentNullException.ThrowIfNull(command);
         command.Arguments.Add(_model);
-        foreach (var option in new Option[] { _objectives, _dataDir, _limit, _limitSeed, _fewshot, _pool, _userTask, _addBos, _text, _textTokens, _maxLength, _dtype, _speedBatch, _speedSeq, _speedReps, _speedWarmup })
+        foreach (var option in new Option[] { _objectives, _task, _dataDir, _limit, _limitSeed, _fewshot, _pool, _userTask, _addBos, _text, _textTokens, _maxLength, _dtype, _speedBatch, _speedSeq, _speedReps, _speedWarmup })
         {
             command.Options.Add(option);
         }
@@ -61,7 +62,7 @@ internal sealed class EvaluatorOptions
         ArgumentNullException.ThrowIfNull(result);
         var dtype = ComputeDtype.Parse(result.GetValue(_dtype)!);
         var text = result.GetValue(_text);
-        var objectives = SearchObjective.ParseList(result.GetValue(_objectives)!).Select(o => o switch
+        var objectives = SearchObjective.ParseList(result.GetValue(_objectives)!, defaultTask: result.GetValue(_task)).Select(o => o switch
         {
             { Kind: ObjectiveKind.Size, Argument: null } => o with { Argument = ComputeDtype.Name(dtype) },
             { Kind: ObjectiveKind.Perplexity, Argument: null } => o with { Argument = Path.GetFullPath(text ?? throw new LlamaNasException(DiagnosticCodes.SearchObjectiveDataInvalid, "objective 'perplexity' needs a held-out text: write perplexity:<text file> or pass --perplexity-text.", new DiagnosticLocation("--objectives", Item: "perplexity"))) },

@@ -57,6 +57,16 @@ public class SearchObjectiveTests
         Assert.Contains("accuracy:<task>", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_bare_accuracy_takes_the_default_task_and_an_explicit_task_wins()
+    {
+        Assert.Equal(new SearchObjective(ObjectiveKind.Accuracy, "arc_easy"), SearchObjective.Parse("accuracy", defaultTask: "arc_easy"));
+        Assert.Equal(new SearchObjective(ObjectiveKind.AccuracyNorm, "hellaswag"), SearchObjective.Parse("accuracy_norm", defaultTask: "hellaswag"));
+        Assert.Equal(new SearchObjective(ObjectiveKind.Accuracy, "mmlu"), SearchObjective.Parse("accuracy:mmlu", defaultTask: "arc_easy"));
+        Assert.Equal(DiagnosticCodes.SearchObjectiveUnknown, Assert.Throws<LlamaNasException>(() => SearchObjective.Parse("accuracy:", defaultTask: "arc_easy")).Code);
+        Assert.Contains("--task", Assert.Throws<LlamaNasException>(() => SearchObjective.Parse("accuracy")).Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("size")]
     [InlineData("")]
