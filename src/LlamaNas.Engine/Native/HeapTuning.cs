@@ -14,6 +14,9 @@ public static partial class HeapTuning
 {
     public const string EnvironmentVariable = "LLAMANAS_HEAP";
 
+    // glibc by its soname: plain "libc" can resolve to the libc.so linker script; other C libraries fail to load it.
+    private const string GlibcName = "libc.so.6";
+
     private const int TrimThresholdParameter = -1; // M_TRIM_THRESHOLD
     private const int MmapMaxParameter = -4; // M_MMAP_MAX
     private const int ArenaMaxParameter = -8; // M_ARENA_MAX
@@ -76,10 +79,10 @@ public static partial class HeapTuning
         return MappedBytes() - before;
     }
 
-    [LibraryImport("libc", EntryPoint = "mallopt")]
+    [LibraryImport(GlibcName, EntryPoint = "mallopt")]
     private static partial int MallOpt(int parameter, int value);
 
-    [LibraryImport("libc", EntryPoint = "mallinfo2")]
+    [LibraryImport(GlibcName, EntryPoint = "mallinfo2")]
     private static partial MallInfo MallInfo2();
 
     /// <summary>glibc's <c>struct mallinfo2</c>: ten size_t fields.</summary>
