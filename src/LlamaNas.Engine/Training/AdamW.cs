@@ -56,7 +56,7 @@ public sealed class AdamW : IDisposable
             var m = State(name + ".exp_avg", p, zero: true);
             var v = State(name + ".exp_avg_sq", p, zero: true);
             var master = p.dtype == float32 ? p : State(name + ".master", p, zero: false);
-            m.mul_(_options.Beta1).add_(g, alpha: 1 - _options.Beta1);
+            m.lerp_(g, 1 - _options.Beta1); // as torch.optim.AdamW, one pass
             v.mul_(_options.Beta2).addcmul_(g, g, value: 1 - _options.Beta2);
             if (_options.WeightDecay != 0)
             {
