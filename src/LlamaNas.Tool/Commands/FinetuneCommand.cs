@@ -5,6 +5,7 @@ using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Native;
 using LlamaNas.Engine.Training;
 using LlamaNas.Tool.Search;
+using Spectre.Console;
 
 namespace LlamaNas.Tool.Commands;
 
@@ -96,9 +97,17 @@ public static class FinetuneCommand
             };
             SupernetFineTuning.Validate(settings);
             TorchRuntime.EnsureInitialized();
+            var every = Math.Max(1, result.GetValue(logEvery));
             try
             {
-                SupernetFineTuning.Run(settings, new ConsoleObserver(o, Math.Max(1, result.GetValue(logEvery))), cancel);
+                if (FinetuneProgress.IsInteractive(o))
+                {
+                    FinetuneProgress.Run(AnsiConsole.Console, settings.Trainer.Steps, observer => SupernetFineTuning.Run(settings, observer, cancel), every);
+                }
+                else
+                {
+                    SupernetFineTuning.Run(settings, new StepLines(o.WriteLine, every), cancel);
+                }
             }
             catch (OperationCanceledException)
             {
@@ -108,19 +117,5 @@ public static class FinetuneCommand
             return Task.FromResult(0);
         });
         return command;
-    }
-
-    /// <summary>One line per note, and one per N steps: loss, learning rate, throughput and time left.</summary>
-    private sealed class ConsoleObserver(TextWriter output, int every) : IFineTuneObserver
-    {
-        public void Info(string message) => output.WriteLine(message);
-
-        public void StepCompleted(StepReport report, long totalSteps, TimeSpan remaining)
-        {
-            if (report.Step % every == 0 || report.Step == totalSteps)
-            {
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {report.Step}/{totalSteps}  loss {report.Loss:F4}  lr {report.LearningRate:E2}  grad {report.GradNorm:F3}  {report.TokensPerSecond:F0} tok/s  ETA {remaining:hh\\:mm\\:ss}  [{string.Join("; ", report.Subnetworks)}]"));
-            }
-        }
     }
 }
