@@ -58,6 +58,11 @@ public sealed class EvaluateCommandTests : IDisposable
         Assert.Equal(1, none.Code);
         Assert.Contains("LNAS0100", none.Err, StringComparison.Ordinal);
 
+        var share = await CliRunner.Run("evaluate", Stories, "--tasks", "arc_easy", "--data-dir", Data, "--share-contexts", "-1");
+        Assert.Equal(1, share.Code);
+        Assert.Contains("error LNAS0100", share.Err, StringComparison.Ordinal);
+        Assert.Contains("--share-contexts", share.Err, StringComparison.Ordinal);
+
         var unknown = await CliRunner.Run("evaluate", Stories, "--tasks", "piqa", "--data-dir", Data);
         Assert.Equal(1, unknown.Code);
         Assert.Contains("error LNAS06", unknown.Err, StringComparison.Ordinal);

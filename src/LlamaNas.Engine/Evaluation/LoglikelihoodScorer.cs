@@ -20,28 +20,52 @@ public sealed record ScorerOptions
 
     /// <summary>Prepend BOS to every context (lm-eval's <c>add_bos_token=True</c>); off by default as in lm-eval for causal models.</summary>
     public bool AddBos { get; init; }
+
+    /// <summary>
+    /// Requests with one context and different continuations (the choices of an item) run the context once and
+    /// the continuations on its KV cache when that saves at least this many input tokens (context length × (choices
+    /// − 1)); 0 turns sharing off.
+    /// </summary>
+    public int PrefixSharingMinTokens { get; init; } = 256;
 }
 
 /// <summary>Summed log-probability of a request's continuation tokens, and whether greedy decoding would produce them.</summary>
 public sealed record LoglikelihoodResult(double LogLikelihood, bool IsGreedy, int ContinuationTokens);
 
-/// <summary>One model input shared by the requests whose (truncated) inputs are identical.</summary>
-internal sealed record ScoringRow(int[] Input, List<(int Request, int[] Continuation)> Targets);
+/// <summary>
+/// One model input shared by the requests whose (truncated) inputs are identical. <see cref="ContextLength"/>: the
+/// length of the untruncated context every target of the row continues, or 0 when the input was truncated or the
+/// targets continue different contexts.
+/// </summary>
+internal sealed record ScoringRow(int[] Input, List<(int Request, int[] Continuation)> Targets)
+{
+    public int ContextLength { get; set; }
+}
+
+/// <summary>Rows that continue one context: the context runs once, the rows' remainders on its KV cache.</summary>
+internal sealed record PrefixGroup(int[] Prefix, IReadOnlyList<ScoringRow> Rows);
 
 /// <summary>Requests tokenized and grouped into model inputs by <see cref="LoglikelihoodScorer.Prepare"/>.</summary>
 public sealed class PreparedRequests
 {
-    internal PreparedRequests(LoglikelihoodScorer owner, int count, IReadOnlyList<ScoringRow> rows) => (Owner, Count, Rows) = (owner, count, rows);
+    internal PreparedRequests(LoglikelihoodScorer owner, int count, IReadOnlyList<ScoringRow> rows, IReadOnlyList<PrefixGroup> groups) =>
+        (Owner, Count, Rows, Groups) = (owner, count, rows, groups);
 
     /// <summary>Number of requests.</summary>
     public int Count { get; }
 
     /// <summary>Number of distinct model inputs (requests with identical inputs share one).</summary>
-    public int Inputs => Rows.Count;
+    public int Inputs => Rows.Count + Groups.Sum(g => g.Rows.Count);
+
+    /// <summary>Number of contexts that run once for several continuations (<see cref="ScorerOptions.PrefixSharingMinTokens"/>).</summary>
+    public int SharedContexts => Groups.Count;
 
     internal LoglikelihoodScorer Owner { get; }
 
+    /// <summary>Rows scored in length-sorted padded batches.</summary>
     internal IReadOnlyList<ScoringRow> Rows { get; }
+
+    internal IReadOnlyList<PrefixGroup> Groups { get; }
 }
 
 /// <summary>Anything that scores log-likelihood requests (the model scorer; fakes in tests).</summary>
@@ -56,8 +80,9 @@ public interface ILoglikelihoodScorer
 /// <c>tok(context + continuation)[len(tok(context)):]</c>; an empty context is replaced by the prefix token;
 /// inputs keep the last max_length + 1 tokens. Requests with identical inputs (e.g. single-token answers of one
 /// question) share one row; rows are sorted by length and right-padded, which needs no attention mask under
-/// causal attention, so a request's result does not depend on its batch. Only continuation positions are
-/// projected onto the vocabulary.
+/// causal attention, so a request's result does not depend on its batch. Choices that continue one long context
+/// (TruthfulQA's preamble, few-shot prompts) run the context once and every continuation on a copy of its KV cache.
+/// Only continuation positions are projected onto the vocabulary.
 /// </summary>
 public sealed class LoglikelihoodScorer(LlamaForCausalLM model, ITextTokenizer tokenizer, ScorerOptions? options = null) : ILoglikelihoodScorer
 {
@@ -100,7 +125,10 @@ public sealed class LoglikelihoodScorer(LlamaForCausalLM model, ITextTokenizer t
     public PreparedRequests Prepare(IReadOnlyList<LoglikelihoodRequest> requests)
     {
         ArgumentNullException.ThrowIfNull(requests);
-        return new PreparedRequests(this, requests.Count, BuildRows(requests));
+        var rows = BuildRows(requests);
+        var groups = ShareContexts(rows);
+        var grouped = groups.SelectMany(g => g.Rows).ToHashSet();
+        return new PreparedRequests(this, requests.Count, [.. rows.Where(r => !grouped.Contains(r))], groups);
     }
 
     /// <summary>Scores requests prepared by <see cref="Prepare"/> on whatever network the model runs now.</summary>
@@ -122,6 +150,13 @@ public sealed class LoglikelihoodScorer(LlamaForCausalLM model, ITextTokenizer t
             progress?.Report(done);
         }
 
+        foreach (var group in prepared.Groups)
+        {
+            ScoreGroup(group, results);
+            done += group.Rows.Sum(r => r.Targets.Count);
+            progress?.Report(done);
+        }
+
         return results;
     }
 
@@ -137,11 +172,16 @@ public sealed class LoglikelihoodScorer(LlamaForCausalLM model, ITextTokenizer t
             var input = full[(full.Length - keep)..^1];
             var scored = Math.Min(cont.Length, input.Length);
             var key = string.Join(',', input.Select(t => t.ToString(CultureInfo.InvariantCulture)));
+            var contextLength = keep == full.Length ? ctx.Length : 0;
             if (!byInput.TryGetValue(key, out var row))
             {
-                row = new ScoringRow(input, []);
+                row = new ScoringRow(input, []) { ContextLength = contextLength };
                 byInput[key] = row;
                 rows.Add(row);
+            }
+            else if (row.ContextLength != contextLength)
+            {
+                row.ContextLength = 0;
             }
 
             row.Targets.Add((i, cont[(cont.Length - scored)..]));
@@ -149,6 +189,21 @@ public sealed class LoglikelihoodScorer(LlamaForCausalLM model, ITextTokenizer t
 
         // Longest first (lm-eval's order), ties by first request so the schedule is deterministic.
         return [.. rows.OrderByDescending(r => r.Input.Length).ThenBy(r => r.Targets[0].Request)];
+    }
+
+    /// <summary>Rows continuing one untruncated context, where running it once saves enough tokens.</summary>
+    private List<PrefixGroup> ShareContexts(List<ScoringRow> rows)
+    {
+        if (_options.PrefixSharingMinTokens <= 0)
+        {
+            return [];
+        }
+
+        return [.. rows
+            .Where(r => r.ContextLength > 0)
+            .GroupBy(r => string.Join(',', r.Input.Take(r.ContextLength).Select(t => t.ToString(CultureInfo.InvariantCulture))), StringComparer.Ordinal)
+            .Where(g => g.Count() >= 2 && (long)g.First().ContextLength * (g.Count() - 1) >= _options.PrefixSharingMinTokens)
+            .Select(g => new PrefixGroup(g.First().Input[..g.First().ContextLength], [.. g]))];
     }
 
     private IEnumerable<List<ScoringRow>> Batches(IReadOnlyList<ScoringRow> rows)
@@ -199,14 +254,71 @@ public sealed class LoglikelihoodScorer(LlamaForCausalLM model, ITextTokenizer t
 
         var device = model.Model.EmbedTokens.Weight.device;
         var hidden = model.Hidden(tensor(ids, [batch.Count, width], device: device));
-        var picked = hidden.view(-1, hidden.shape[^1]).index_select(0, tensor(positions.ToArray(), device: device));
+        Collect(hidden.view(-1, hidden.shape[^1]), positions, targets, batch, results);
+    }
+
+    /// <summary>
+    /// Runs the shared context once (batch 1, into a KV cache), then every row's remainder as one right-padded
+    /// batch on copies of that cache. A continuation's first token is predicted at the context's last position.
+    /// </summary>
+    private void ScoreGroup(PrefixGroup group, LoglikelihoodResult[] results)
+    {
+        using var scope = NewDisposeScope();
+        var device = model.Model.EmbedTokens.Weight.device;
+        var prefix = group.Prefix.Length;
+        var width = group.Rows.Max(r => r.Input.Length) - prefix;
+        using var cache = model.NewCache(prefix);
+        var states = model.Hidden(tensor(group.Prefix.Select(t => (long)t).ToArray(), [1, prefix], device: device), cache: cache);
+        states = states.view(-1, states.shape[^1]);
+        if (width > 0)
+        {
+            var ids = new long[group.Rows.Count * width];
+            for (var b = 0; b < group.Rows.Count; b++)
+            {
+                var input = group.Rows[b].Input;
+                for (var t = prefix; t < input.Length; t++)
+                {
+                    ids[(b * width) + t - prefix] = input[t];
+                }
+            }
+
+            using var rows = cache.Repeat(group.Rows.Count, width);
+            var suffix = model.Hidden(tensor(ids, [group.Rows.Count, width], device: device), cache: rows);
+            states = cat([states, suffix.view(-1, suffix.shape[^1])], 0);
+        }
+
+        // Position p of row b is the context's p while p < prefix, else row b's remainder at p - prefix.
+        var positions = new List<long>();
+        var targets = new List<long>();
+        for (var b = 0; b < group.Rows.Count; b++)
+        {
+            var input = group.Rows[b].Input;
+            foreach (var (_, cont) in group.Rows[b].Targets)
+            {
+                for (var j = 0; j < cont.Length; j++)
+                {
+                    var p = input.Length - cont.Length + j;
+                    positions.Add(p < prefix ? p : prefix + ((long)b * width) + p - prefix);
+                    targets.Add(cont[j]);
+                }
+            }
+        }
+
+        Collect(states, positions, targets, group.Rows, results);
+    }
+
+    /// <summary>Projects the picked hidden states and sums each target's token log-probabilities (rows' targets in order).</summary>
+    private void Collect(Tensor states, List<long> positions, List<long> targets, IReadOnlyList<ScoringRow> rows, LoglikelihoodResult[] results)
+    {
+        var device = states.device;
+        var picked = states.index_select(0, tensor(positions.ToArray(), device: device));
         var logprobs = model.Logits(picked).log_softmax(-1);
         var targetTensor = tensor(targets.ToArray(), device: device);
         var tokenLl = logprobs.gather(1, targetTensor.unsqueeze(1)).squeeze(1).to(float64).cpu().data<double>().ToArray();
         var greedy = logprobs.argmax(1).eq(targetTensor).cpu().data<bool>().ToArray();
 
         var k = 0;
-        foreach (var row in batch)
+        foreach (var row in rows)
         {
             foreach (var (request, cont) in row.Targets)
             {

@@ -66,6 +66,40 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    /// <summary>
+    /// A new cache whose <paramref name="batch"/> rows each start with this single-row cache's history, with room
+    /// for <paramref name="extra"/> more positions: a prefix computed once, continued by many suffixes.
+    /// </summary>
+    public KvCache Repeat(long batch, long extra)
+    {
+        var copy = new KvCache(_keys.Length, Length + Math.Max(1, extra)) { Architecture = Architecture, Length = Length };
+        for (var layer = 0; layer < _keys.Length; layer++)
+        {
+            copy._keys[layer] = Repeated(_keys[layer], batch, copy._capacity);
+            copy._values[layer] = Repeated(_values[layer], batch, copy._capacity);
+        }
+
+        return copy;
+    }
+
+    private Tensor? Repeated(Tensor? source, long batch, long capacity)
+    {
+        if (source is null)
+        {
+            return null;
+        }
+
+        if (source.shape[0] != 1)
+        {
+            throw new InvalidOperationException($"only a single-row cache can be repeated (this one holds {source.shape[0]} rows)");
+        }
+
+        using var scope = NewDisposeScope();
+        var repeated = zeros([batch, source.shape[1], capacity, source.shape[3]], source.dtype, source.device);
+        repeated.narrow(2, 0, Length).copy_(source.narrow(2, 0, Length).expand(batch, -1, -1, -1));
+        return repeated.DetachFromDisposeScope();
+    }
+
     /// <summary>Called by the model once every layer has appended the current step.</summary>
     public void Advance(long tokens) => Length += tokens;
 

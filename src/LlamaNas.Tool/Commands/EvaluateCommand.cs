@@ -27,12 +27,13 @@ public static class EvaluateCommand
         var dtype = new Option<string>("--dtype") { Description = "Compute dtype: fp32, bf16 or fp16.", DefaultValueFactory = _ => "fp32" };
         var addBos = new Option<bool>("--add-bos") { Description = "Prepend BOS to every context (lm-eval's add_bos_token=True)." };
         var batchTokens = new Option<int>("--batch-tokens") { Description = "Max rows × padded length per forward pass.", DefaultValueFactory = _ => 8192 };
+        var shareContexts = new Option<int>("--share-contexts") { Description = "Run a context once for all its answer choices when that saves at least this many tokens (0: never).", DefaultValueFactory = _ => new ScorerOptions().PrefixSharingMinTokens };
         var maxLength = new Option<int>("--max-length") { Description = "Max input length (0: the model's max_position_embeddings)." };
         var output = new Option<string?>("--output") { Description = "Write the results JSON here." };
         var logSamples = new Option<string?>("--log-samples") { Description = "Write per-item log-likelihoods (jsonl) here." };
         var command = new Command("evaluate", "Evaluate a model on lm-evaluation-harness tasks and perplexity.")
         {
-            model, tasks, dataDir, fewshot, pool, userTask, limit, seed, perplexity, dtype, addBos, batchTokens, maxLength, output, logSamples,
+            model, tasks, dataDir, fewshot, pool, userTask, limit, seed, perplexity, dtype, addBos, batchTokens, shareContexts, maxLength, output, logSamples,
         };
         command.SetAction(result =>
         {
@@ -55,6 +56,11 @@ public static class EvaluateCommand
                 throw new LlamaNasException(DiagnosticCodes.CliInvalidArgument, "--limit must be at least 1.");
             }
 
+            if (result.GetValue(shareContexts) < 0)
+            {
+                throw new LlamaNasException(DiagnosticCodes.CliInvalidArgument, "--share-contexts must not be negative (0: never share).");
+            }
+
             // Load every task first, so that a data problem is reported before any model time is spent.
             var loadOptions = new TaskLoadOptions { NumFewshot = result.GetValue(fewshot), FewshotPoolPath = result.GetValue(pool), UserTaskFile = result.GetValue(userTask) };
             var loaded = names.Select(n => Limit(TaskLoader.Load(n, result.GetValue(dataDir)!, n == "user" ? loadOptions : loadOptions with { UserTaskFile = null }), result.GetValue(limit), result.GetValue(seed))).ToList();
@@ -64,7 +70,7 @@ public static class EvaluateCommand
             var computeDtype = ComputeDtype.Parse(result.GetValue(dtype)!);
             var tokenizer = TokenizerLoader.Load(directory);
             using var llm = LlamaForCausalLM.Load(directory, computeDtype);
-            var scorer = new LoglikelihoodScorer(llm, tokenizer, new ScorerOptions { AddBos = result.GetValue(addBos), MaxBatchTokens = result.GetValue(batchTokens), MaxLength = result.GetValue(maxLength) });
+            var scorer = new LoglikelihoodScorer(llm, tokenizer, new ScorerOptions { AddBos = result.GetValue(addBos), MaxBatchTokens = result.GetValue(batchTokens), MaxLength = result.GetValue(maxLength), PrefixSharingMinTokens = result.GetValue(shareContexts) });
             var taskResults = new List<TaskResult>();
             foreach (var task in loaded)
             {

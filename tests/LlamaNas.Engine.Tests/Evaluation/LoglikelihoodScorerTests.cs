@@ -129,6 +129,51 @@ public class LoglikelihoodScorerTests : IClassFixture<StoriesModel>
     {
         var scorer = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { MaxBatchTokens = 64 });
         TorchTest.AssertNoLeaks(() => scorer.Score(Requests));
+        var sharing = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { PrefixSharingMinTokens = 1 });
+        TorchTest.AssertNoLeaks(() => sharing.Score(Requests));
+    }
+
+    /// <summary>A long shared preamble (as TruthfulQA's) with several answers of different lengths.</summary>
+    private static readonly LoglikelihoodRequest[] Choices =
+    [
+        .. new[] { " Lily.", " a big red ball that she loved very much.", " her mom.", " the dog, the cat and the bird.", " Tom" }
+            .Select(answer => new LoglikelihoodRequest(string.Concat(Enumerable.Repeat("Once upon a time, there was a little girl who liked to play in the park with her friends. ", 6)) + "Q: Who did she play with? A:", answer)),
+        .. Requests,
+    ];
+
+    [Fact]
+    public void Choices_of_one_long_context_run_it_once_and_score_as_if_run_separately()
+    {
+        var separate = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { PrefixSharingMinTokens = 0 });
+        var shared = new LoglikelihoodScorer(_s.Model, _s.Tokenizer);
+        var always = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { PrefixSharingMinTokens = 1 });
+        var prepared = new[] { shared.Prepare(Choices), always.Prepare(Choices) };
+        Assert.Equal(0, separate.Prepare(Choices).SharedContexts);
+        Assert.Equal(1, prepared[0].SharedContexts);
+        Assert.Equal(3, prepared[1].SharedContexts); // the preamble, "…there was a little", "Tom went to the park. He saw"
+
+        var small = _s.Model.FullArchitecture with { HiddenSize = 48, IntermediateSizes = [86, 172, 43], AttentionHeads = [8, 4, 8], KeyValueHeads = [4, 2, 4] };
+        foreach (var arch in new[] { _s.Model.FullArchitecture, small })
+        {
+            _s.Model.ActivateSubnetwork(arch);
+            try
+            {
+                var expected = separate.Score(Choices);
+                foreach (var actual in new[] { shared.Score(prepared[0]), always.Score(prepared[1]) })
+                {
+                    for (var i = 0; i < Choices.Length; i++)
+                    {
+                        Assert.InRange(Math.Abs(actual[i].LogLikelihood - expected[i].LogLikelihood), 0, 1e-4);
+                        Assert.Equal(expected[i].IsGreedy, actual[i].IsGreedy);
+                        Assert.Equal(expected[i].ContinuationTokens, actual[i].ContinuationTokens);
+                    }
+                }
+            }
+            finally
+            {
+                _s.Model.ActivateFull();
+            }
+        }
     }
 
     [Fact]
