@@ -9,6 +9,7 @@ using LlamaNas.Engine.Training;
 using LlamaNas.Engine.Training.Data;
 using LlamaNas.Engine.Native;
 using LlamaNas.Engine.Tokenization;
+using LlamaNas.Tool.Search;
 using static TorchSharp.torch;
 
 namespace LlamaNas.Tool.Commands;
@@ -116,7 +117,8 @@ public static class BenchCommand
         var dataDir = new Option<string>("--data-dir") { Description = "Data folder (docs/EVALUATION.md).", DefaultValueFactory = _ => "data" };
         var limit = new Option<int>("--limit") { Description = "Items (seeded subsample).", DefaultValueFactory = _ => 100 };
         var dtypes = new Option<string>("--dtype") { Description = "Comma-separated compute dtypes.", DefaultValueFactory = _ => "fp32,bf16" };
-        var command = new Command("evaluate", "Time multiple-choice scoring (items/s) of a random-init model with the given shape and tokenizer.") { config, task, dataDir, limit, dtypes };
+        var share = new Option<string>("--share-contexts") { Description = "Comma-separated context-sharing thresholds to time (as evaluate's --share-contexts; 0: never).", DefaultValueFactory = _ => new ScorerOptions().PrefixSharingMinTokens.ToString(CultureInfo.InvariantCulture) };
+        var command = new Command("evaluate", "Time multiple-choice scoring (items/s) of a random-init model with the given shape and tokenizer.") { config, task, dataDir, limit, dtypes, share };
         command.SetAction(result =>
         {
             var o = result.InvocationConfiguration.Output;
@@ -128,13 +130,21 @@ public static class BenchCommand
             var tokenizer = TokenizerLoader.Load(dir);
             var requests = evaluation.Items.Sum(i => i.Requests.Count);
             o.WriteLine($"model: {LlamaConfig.FormatCount(cfg.ParameterCount())} params (random init); task {evaluation.Name}, {evaluation.Items.Count} items, {requests} requests; threads {get_num_threads()}");
-            o.WriteLine("| dtype | seconds | items/s | requests/s |");
-            o.WriteLine("|---|---|---|---|");
+            var thresholds = SpaceOptions.Choices(result.GetValue(share), "--share-contexts") ?? [];
+            o.WriteLine("| dtype | share contexts ≥ tokens | contexts shared | seconds | items/s | requests/s |");
+            o.WriteLine("|---|---|---|---|---|---|");
             foreach (var dtype in result.GetValue(dtypes)!.Split(',').Select(ComputeDtype.Parse))
             {
                 using var model = LlamaForCausalLM.CreateRandom(cfg, dtype, seed: 0);
-                var r = TaskEvaluator.Evaluate(new LoglikelihoodScorer(model, tokenizer), evaluation);
-                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {ComputeDtype.Name(dtype)} | {r.Seconds:F1} | {r.ItemsPerSecond:F2} | {requests / r.Seconds:F1} |"));
+                foreach (var threshold in thresholds)
+                {
+                    // An untimed pass first: oneDNN builds its kernels per input shape, and the first pass meets every shape.
+                    var scorer = new LoglikelihoodScorer(model, tokenizer, new ScorerOptions { PrefixSharingMinTokens = threshold });
+                    TaskEvaluator.Evaluate(scorer, evaluation);
+                    var r = TaskEvaluator.Evaluate(scorer, evaluation);
+                    var shared = scorer.Prepare([.. evaluation.Items.SelectMany(i => i.Requests)]).SharedContexts;
+                    o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {ComputeDtype.Name(dtype)} | {(threshold == 0 ? "never" : threshold.ToString(CultureInfo.InvariantCulture))} | {shared} | {r.Seconds:F1} | {r.ItemsPerSecond:F2} | {requests / r.Seconds:F1} |"));
+                }
             }
 
             return 0;
