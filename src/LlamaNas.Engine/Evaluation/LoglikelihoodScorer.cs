@@ -266,45 +266,54 @@ public sealed class LoglikelihoodScorer(LlamaForCausalLM model, ITextTokenizer t
         using var scope = NewDisposeScope();
         var device = model.Model.EmbedTokens.Weight.device;
         var prefix = group.Prefix.Length;
-        var width = group.Rows.Max(r => r.Input.Length) - prefix;
         using var cache = model.NewCache(prefix);
-        var states = model.Hidden(tensor(group.Prefix.Select(t => (long)t).ToArray(), [1, prefix], device: device), cache: cache);
-        states = states.view(-1, states.shape[^1]);
-        if (width > 0)
+        var context = model.Hidden(tensor(group.Prefix.Select(t => (long)t).ToArray(), [1, prefix], device: device), cache: cache);
+        context = context.view(-1, context.shape[^1]);
+
+        // Each copy of the cache holds the whole context, so rows per pass obey the same token budget as plain batches.
+        var longest = group.Rows.Max(r => r.Input.Length);
+        var perPass = Math.Clamp(_options.MaxBatchTokens / longest, 1, _options.MaxBatchSize);
+        foreach (var chunk in group.Rows.Chunk(perPass))
         {
-            var ids = new long[group.Rows.Count * width];
-            for (var b = 0; b < group.Rows.Count; b++)
+            using var chunkScope = NewDisposeScope();
+            var width = chunk.Max(r => r.Input.Length) - prefix;
+            var states = context;
+            if (width > 0)
             {
-                var input = group.Rows[b].Input;
-                for (var t = prefix; t < input.Length; t++)
+                var ids = new long[chunk.Length * width];
+                for (var b = 0; b < chunk.Length; b++)
                 {
-                    ids[(b * width) + t - prefix] = input[t];
+                    var input = chunk[b].Input;
+                    for (var t = prefix; t < input.Length; t++)
+                    {
+                        ids[(b * width) + t - prefix] = input[t];
+                    }
+                }
+
+                using var rows = cache.Repeat(chunk.Length, width);
+                var suffix = model.Hidden(tensor(ids, [chunk.Length, width], device: device), cache: rows);
+                states = cat([context, suffix.view(-1, suffix.shape[^1])], 0);
+            }
+
+            // Position p of row b is the context's p while p < prefix, else row b's remainder at p - prefix.
+            var positions = new List<long>();
+            var targets = new List<long>();
+            for (var b = 0; b < chunk.Length; b++)
+            {
+                var input = chunk[b].Input;
+                foreach (var (_, cont) in chunk[b].Targets)
+                {
+                    for (var j = 0; j < cont.Length; j++)
+                    {
+                        var p = input.Length - cont.Length + j;
+                        positions.Add(p < prefix ? p : prefix + ((long)b * width) + p - prefix);
+                        targets.Add(cont[j]);
+                    }
                 }
             }
 
-            using var rows = cache.Repeat(group.Rows.Count, width);
-            var suffix = model.Hidden(tensor(ids, [group.Rows.Count, width], device: device), cache: rows);
-            states = cat([states, suffix.view(-1, suffix.shape[^1])], 0);
+            Collect(states, positions, targets, chunk, results);
         }
-
-        // Position p of row b is the context's p while p < prefix, else row b's remainder at p - prefix.
-        var positions = new List<long>();
-        var targets = new List<long>();
-        for (var b = 0; b < group.Rows.Count; b++)
-        {
-            var input = group.Rows[b].Input;
-            foreach (var (_, cont) in group.Rows[b].Targets)
-            {
-                for (var j = 0; j < cont.Length; j++)
-                {
-                    var p = input.Length - cont.Length + j;
-                    positions.Add(p < prefix ? p : prefix + ((long)b * width) + p - prefix);
-                    targets.Add(cont[j]);
-                }
-            }
-        }
-
-        Collect(states, positions, targets, group.Rows, results);
     }
 
     /// <summary>Projects the picked hidden states and sums each target's token log-probabilities (rows' targets in order).</summary>

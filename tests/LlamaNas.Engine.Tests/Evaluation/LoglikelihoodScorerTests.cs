@@ -129,7 +129,7 @@ public class LoglikelihoodScorerTests : IClassFixture<StoriesModel>
     {
         var scorer = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { MaxBatchTokens = 64 });
         TorchTest.AssertNoLeaks(() => scorer.Score(Requests));
-        var sharing = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { PrefixSharingMinTokens = 1 });
+        var sharing = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { PrefixSharingMinTokens = 1, MaxBatchTokens = 16 });
         TorchTest.AssertNoLeaks(() => sharing.Score(Requests));
     }
 
@@ -147,7 +147,8 @@ public class LoglikelihoodScorerTests : IClassFixture<StoriesModel>
         var separate = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { PrefixSharingMinTokens = 0 });
         var shared = new LoglikelihoodScorer(_s.Model, _s.Tokenizer);
         var always = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { PrefixSharingMinTokens = 1 });
-        var prepared = new[] { shared.Prepare(Choices), always.Prepare(Choices) };
+        var onePerPass = new LoglikelihoodScorer(_s.Model, _s.Tokenizer, new ScorerOptions { PrefixSharingMinTokens = 1, MaxBatchTokens = 1 });
+        var prepared = new[] { shared.Prepare(Choices), always.Prepare(Choices), onePerPass.Prepare(Choices) };
         Assert.Equal(0, separate.Prepare(Choices).SharedContexts);
         Assert.Equal(1, prepared[0].SharedContexts);
         Assert.Equal(3, prepared[1].SharedContexts); // the preamble, "…there was a little", "Tom went to the park. He saw"
@@ -159,7 +160,7 @@ public class LoglikelihoodScorerTests : IClassFixture<StoriesModel>
             try
             {
                 var expected = separate.Score(Choices);
-                foreach (var actual in new[] { shared.Score(prepared[0]), always.Score(prepared[1]) })
+                foreach (var actual in new[] { shared.Score(prepared[0]), always.Score(prepared[1]), onePerPass.Score(prepared[2]) })
                 {
                     for (var i = 0; i < Choices.Length; i++)
                     {
