@@ -7,8 +7,8 @@ namespace LlamaNas.Engine.Native;
 /// malloc; glibc serves every block above its mmap threshold (at most 32 MiB) with a fresh mapping and unmaps it
 /// on free, so each training step or batch pays page faults and kernel zeroing for its large tensors again
 /// (logits, embedding gradients, optimizer temporaries): 40–50 % of a SmolLM2-shape training step on a 2-core VM
-/// (docs/BENCHMARKS.md). Serving every thread from the main heap with mmap off, trimmed only above 2 GiB, lets later steps reuse it, as
-/// jemalloc or tcmalloc would. <c>LLAMANAS_HEAP=system</c> keeps the C library's defaults.
+/// (docs/BENCHMARKS.md). Serving every thread from the main heap with mmap off, trimmed only above 2 GiB, lets
+/// later steps reuse it, as jemalloc or tcmalloc would. <c>LLAMANAS_HEAP=system</c> keeps the C library's defaults.
 /// </summary>
 public static partial class HeapTuning
 {

@@ -140,9 +140,9 @@ public static class BenchCommand
                 {
                     // An untimed pass first: oneDNN builds its kernels per input shape, and the first pass meets every shape.
                     var scorer = new LoglikelihoodScorer(model, tokenizer, new ScorerOptions { PrefixSharingMinTokens = threshold });
+                    var shared = scorer.Prepare([.. evaluation.Items.SelectMany(i => i.Requests)]).SharedContexts;
                     TaskEvaluator.Evaluate(scorer, evaluation);
                     var r = TaskEvaluator.Evaluate(scorer, evaluation);
-                    var shared = scorer.Prepare([.. evaluation.Items.SelectMany(i => i.Requests)]).SharedContexts;
                     o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {ComputeDtype.Name(dtype)} | {(threshold == 0 ? "never" : threshold.ToString(CultureInfo.InvariantCulture))} | {shared} | {r.Seconds:F1} | {r.ItemsPerSecond:F2} | {requests / r.Seconds:F1} |"));
                 }
             }
