@@ -102,6 +102,33 @@ public sealed class BuildPipelineTests
         Assert.Equal((project, line, 5), (e.Diagnostic.Location!.File, e.Diagnostic.Location.Line, e.Diagnostic.Location.Column));
     }
 
+    [Fact]
+    public void An_interrupted_build_resumes_fine_tuning_and_search_where_they_stopped()
+    {
+        using var dir = new TempDir();
+        var interrupted = TinyProject.Write(dir, "a");
+
+        // Stop once during fine-tuning (after step 2) and once during the search (after its first batch).
+        foreach (var when in new[] { "step 2/", "batch 0:" })
+        {
+            using var cancel = new CancellationTokenSource();
+            var log = new BuildLog(new CancelOn(when, cancel), TextWriter.Null);
+            var context = BuildPipeline.Plan(new BuildRequest { ProjectFile = interrupted }, log);
+            Assert.Throws<OperationCanceledException>(() => BuildPipeline.RunAll(context, log, cancel.Token));
+        }
+
+        var (_, resumed) = Build(interrupted);
+        Assert.Contains("stage search: running", Headlines(resumed));
+        Assert.DoesNotContain("stage finetune: running", Headlines(resumed));
+        Assert.Contains("resuming", resumed, StringComparison.Ordinal);
+
+        Build(TinyProject.Write(dir, "b"));
+        foreach (var file in new[] { "pareto.json", "evaluations.csv", "model/model.safetensors" })
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(dir.Path, "b", "bin", "Debug", file)), File.ReadAllBytes(Path.Combine(dir.Path, "a", "bin", "Debug", file)));
+        }
+    }
+
     private static (BuildContext Context, string Log) Build(string project)
     {
         using var output = new StringWriter();
@@ -131,4 +158,17 @@ public sealed class BuildPipelineTests
     /// <summary>Paths, hashes and the engine version out; floats rounded (the snapshot pins structure and choices, not the last bits).</summary>
     private static string Scrub(string text, string root) =>
         Snapshots.RoundFloats(Snapshots.ScrubHashes(Snapshots.ScrubPath(text, root, "<temp>")));
+
+    /// <summary>A log that cancels the build when a line starting with <paramref name="prefix"/> is written (as Ctrl+C would).</summary>
+    private sealed class CancelOn(string prefix, CancellationTokenSource cancel) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.StartsWith(prefix, StringComparison.Ordinal) == true)
+            {
+                cancel.Cancel();
+            }
+        }
+    }
 }
