@@ -1,0 +1,85 @@
+using LlamaNas.TestSupport;
+
+namespace LlamaNas.Sdk.Tests;
+
+/// <summary>
+/// A project made by <c>dotnet new nasproj</c> against the packed SDK, built with real <c>dotnet build</c> processes
+/// running the packaged tool on the real stories260K model (with a tiny budget).
+/// </summary>
+[Collection(PackedSdk.Name)]
+public sealed class NasprojBuildTests(SdkPackages packages)
+{
+    private static readonly string[] AllStages = ["data", "finetune", "search", "select", "export", "report"];
+
+    [Fact]
+    public void New_project_builds_then_rebuilds_nothing_reruns_from_search_when_the_search_changes_and_cleans_all_but_the_cache()
+    {
+        var workspace = packages.Workspace("nasproj");
+        packages.New(workspace, "nasproj", "-n", "Shrink", "--base-model", SharedData.Stories260K).ShouldSucceed();
+        var dir = Path.Combine(workspace, "Shrink");
+        var project = Path.Combine(dir, "Shrink.nasproj");
+        var cache = Path.Combine(workspace, "cache");
+        Assert.StartsWith($"<Project Sdk=\"LlamaNas.Sdk/{packages.Version}\">", File.ReadAllText(project), StringComparison.Ordinal);
+        ProjectFile.SetProperties(project, TinyBudget(cache));
+
+        var first = packages.Run(dir, "build").ShouldSucceed();
+        Assert.Equal(AllStages, first.StagesRun);
+        var bin = Path.Combine(dir, "bin", "Debug");
+        var model = Path.Combine(bin, "model");
+        foreach (var file in new[] { "model.safetensors", "config.json" })
+        {
+            Assert.True(File.Exists(Path.Combine(model, file)), $"{file} missing from {model}:\n{first.Output}");
+        }
+
+        foreach (var file in new[] { "report.md", "pareto.json", "evaluations.csv" })
+        {
+            Assert.True(File.Exists(Path.Combine(bin, file)), $"{file} missing from {bin}:\n{first.Output}");
+        }
+
+        Assert.Contains(first.Lines, l => l.Trim().StartsWith("llamanas: model -> ", StringComparison.Ordinal) && l.Contains(model, StringComparison.Ordinal));
+        var supernet = Directory.GetFiles(Path.Combine(cache, "supernets"), "*", SearchOption.AllDirectories);
+        Assert.NotEmpty(supernet);
+
+        var second = packages.Run(dir, "build").ShouldSucceed();
+        Assert.Empty(second.StagesRun);
+
+        ProjectFile.SetProperties(project, new Dictionary<string, string> { ["SearchEvaluations"] = "6" });
+        var third = packages.Run(dir, "build").ShouldSucceed();
+        Assert.Equal(["search", "select", "export", "report"], third.StagesRun);
+
+        packages.Run(dir, "clean").ShouldSucceed();
+        Assert.Empty(Directory.GetFiles(bin, "*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(Path.Combine(dir, "obj", "Debug", "llamanas"), "*", SearchOption.AllDirectories));
+        Assert.Equal(supernet, Directory.GetFiles(Path.Combine(cache, "supernets"), "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void New_task_project_names_its_own_task_and_passes_validation()
+    {
+        var workspace = packages.Workspace("nastask");
+        packages.New(workspace, "nastask", "-n", "quiz", "--base-model", SharedData.Stories260K).ShouldSucceed();
+        var dir = Path.Combine(workspace, "quiz");
+        Assert.Equal(["quiz.jsonl", "quiz.nasproj", "quiz.task.json"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Contains("<TargetTask>quiz.jsonl</TargetTask>", File.ReadAllText(Path.Combine(dir, "quiz.nasproj")), StringComparison.Ordinal);
+
+        packages.Run(dir, "build", "-t:LlamaNasPlan").ShouldSucceed();
+        foreach (var stage in AllStages)
+        {
+            Assert.True(File.Exists(Path.Combine(dir, "obj", "Debug", "llamanas", stage + ".key")), $"no key for {stage}");
+        }
+    }
+
+    /// <summary>Small enough for about a minute on two cores; the cache in the workspace so clean can be checked.</summary>
+    internal static Dictionary<string, string> TinyBudget(string cache) => new()
+    {
+        ["FineTuneSteps"] = "4",
+        ["FineTuneBatchSize"] = "2",
+        ["FineTuneSequenceLength"] = "64",
+        ["SelfGeneratedSamples"] = "8",
+        ["SelfGeneratedHeldOutSamples"] = "4",
+        ["SelfGeneratedTokens"] = "64",
+        ["SearchEvaluations"] = "4",
+        ["SearchPopulation"] = "4",
+        ["LlamaNasCacheDirectory"] = cache,
+    };
+}
