@@ -23,6 +23,7 @@ public static class Cli
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(FinetuneCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(BuildCommand.Create());
         return root;
     }
 
@@ -42,7 +43,11 @@ public static class Cli
         }
         catch (LlamaNasException e)
         {
-            await error.WriteLineAsync(e.Diagnostic.ToString()).ConfigureAwait(false);
+            foreach (var diagnostic in e.Diagnostics)
+            {
+                await error.WriteLineAsync(diagnostic.ToString()).ConfigureAwait(false);
+            }
+
             return 1;
         }
     }

@@ -38,7 +38,15 @@ public sealed record Diagnostic(string Code, DiagnosticSeverity Severity, string
 public sealed class LlamaNasException : Exception
 {
     public LlamaNasException(Diagnostic diagnostic, Exception? inner = null)
-        : base(diagnostic.ToString(), inner) => Diagnostic = diagnostic;
+        : base(diagnostic.ToString(), inner) => (Diagnostic, Diagnostics) = (diagnostic, [diagnostic]);
+
+    /// <summary>Several problems found in one pass (a project's errors, reported together); the first is <see cref="Diagnostic"/>.</summary>
+    public LlamaNasException(IReadOnlyList<Diagnostic> diagnostics)
+        : base(string.Join(Environment.NewLine, diagnostics.Select(d => d.ToString())))
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(diagnostics.Count);
+        (Diagnostic, Diagnostics) = (diagnostics[0], diagnostics);
+    }
 
     public LlamaNasException(string code, string message, DiagnosticLocation? location = null, Exception? inner = null)
         : this(new Diagnostic(code, DiagnosticSeverity.Error, message, location), inner)
@@ -46,6 +54,9 @@ public sealed class LlamaNasException : Exception
     }
 
     public Diagnostic Diagnostic { get; }
+
+    /// <summary>Every diagnostic this failure reports, errors and the warnings found with them.</summary>
+    public IReadOnlyList<Diagnostic> Diagnostics { get; }
 
     public string Code => Diagnostic.Code;
 }

@@ -14,6 +14,14 @@ public sealed record SubnetworkArchitecture(
 {
     public int Depth => IntermediateSizes.Count;
 
+    /// <summary>The whole model that <paramref name="config"/> describes, as an architecture.</summary>
+    public static SubnetworkArchitecture Of(Models.LlamaConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var layers = Enumerable.Range(0, config.NumHiddenLayers).ToList();
+        return new SubnetworkArchitecture(config.HiddenSize, [.. config.IntermediateSizes], [.. layers.Select(config.AttentionHeadsOf)], [.. layers.Select(config.KeyValueHeadsOf)]);
+    }
+
     public bool Equals(SubnetworkArchitecture? other) =>
         other is not null
         && HiddenSize == other.HiddenSize

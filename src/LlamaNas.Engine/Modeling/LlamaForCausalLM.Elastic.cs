@@ -61,15 +61,7 @@ public sealed partial class LlamaForCausalLM
         return shapes.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => (s.Key, LeadingBlock(source[s.Key], s.Value)));
     }
 
-    private static SubnetworkArchitecture ArchitectureOf(LlamaConfig config)
-    {
-        var layers = Enumerable.Range(0, config.NumHiddenLayers).ToList();
-        return new SubnetworkArchitecture(
-            config.HiddenSize,
-            [.. config.IntermediateSizes],
-            [.. layers.Select(config.AttentionHeadsOf)],
-            [.. layers.Select(config.KeyValueHeadsOf)]);
-    }
+    private static SubnetworkArchitecture ArchitectureOf(LlamaConfig config) => SubnetworkArchitecture.Of(config);
 
     /// <summary>A new view of the first <paramref name="shape"/> block of <paramref name="t"/> (never <paramref name="t"/> itself: the reader disposes it).</summary>
     private static Tensor LeadingBlock(Tensor t, long[] shape)

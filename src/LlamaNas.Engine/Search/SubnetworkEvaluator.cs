@@ -49,7 +49,16 @@ public sealed class SubnetworkEvaluator
     public SubnetworkEvaluation Evaluate(IReadOnlyList<int> genes)
     {
         var canonical = Space.Canonicalize(genes);
-        var arch = Space.Decode(canonical);
+        return EvaluateArchitecture(Space.Decode(canonical)) with { Genes = canonical };
+    }
+
+    /// <summary>
+    /// Measures an architecture that need not be in the space (e.g. the whole model as a baseline); its
+    /// <see cref="SubnetworkEvaluation.Genes"/> are empty.
+    /// </summary>
+    public SubnetworkEvaluation EvaluateArchitecture(SubnetworkArchitecture arch)
+    {
+        ArgumentNullException.ThrowIfNull(arch);
         var sw = Stopwatch.StartNew();
         double[] metrics;
         _model.ActivateSubnetwork(arch);
@@ -62,7 +71,7 @@ public sealed class SubnetworkEvaluator
             _model.ActivateFull();
         }
 
-        return Describe(canonical, arch, metrics, sw.Elapsed.TotalSeconds);
+        return Describe([], arch, metrics, sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>Measures a batch in order, handing each result to <paramref name="done"/> as it completes.</summary>

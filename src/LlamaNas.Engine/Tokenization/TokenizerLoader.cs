@@ -11,6 +11,9 @@ public static class TokenizerLoader
     public const string TokenizerConfigFileName = "tokenizer_config.json";
     public const string ModelConfigFileName = "config.json";
 
+    /// <summary>The tokenizer and generation files a model folder may hold; copied along whenever a model is written.</summary>
+    public static IReadOnlyList<string> CompanionFiles { get; } = [SentencePieceFileName, TokenizerJsonFileName, TokenizerConfigFileName, "special_tokens_map.json", "generation_config.json"];
+
     /// <summary>
     /// <paramref name="path"/> is a model directory or a tokenizer file. In a directory, <c>tokenizer.model</c>
     /// (SentencePiece) is used when present, else <c>tokenizer.json</c> (byte-level BPE). A file ending in <c>.json</c>

@@ -73,7 +73,6 @@ public static class SupernetFineTuning
     public const string CheckpointFolder = "checkpoints";
 
     private const ulong CalibrationStream = 0xA0761D6478BD642FUL;
-    private static readonly string[] TokenizerFiles = [TokenizerLoader.SentencePieceFileName, TokenizerLoader.TokenizerJsonFileName, TokenizerLoader.TokenizerConfigFileName, "special_tokens_map.json", "generation_config.json"];
 
     public static string EngineVersion { get; } = typeof(SupernetFineTuning).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
         .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
@@ -241,7 +240,7 @@ public static class SupernetFineTuning
         SafetensorsWriter.Write(Path.Combine(output, CheckpointFiles.SingleFile), model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)), new Dictionary<string, string> { ["format"] = "pt" });
         var config = model.Config with { TorchDtype = model.Dtype switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" } };
         AtomicFile.WriteAllText(Path.Combine(output, CheckpointFiles.Config), config.ToJson().ToJsonString(Json.Indented) + "\n");
-        foreach (var name in TokenizerFiles)
+        foreach (var name in TokenizerLoader.CompanionFiles)
         {
             var source = Path.Combine(settings.BaseModel, name);
             if (File.Exists(source))

@@ -11,6 +11,7 @@ using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Native;
 using LlamaNas.Engine.Tokenization;
 using LlamaNas.Engine.Training;
+using LlamaNas.Pipeline.Search;
 using LlamaNas.Tool.Search;
 
 namespace LlamaNas.Tool.Commands;

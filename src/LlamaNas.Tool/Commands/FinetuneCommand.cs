@@ -4,6 +4,7 @@ using LlamaNas.Core.Models;
 using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Native;
 using LlamaNas.Engine.Training;
+using LlamaNas.Pipeline.Search;
 using LlamaNas.Tool.Search;
 using Spectre.Console;
 

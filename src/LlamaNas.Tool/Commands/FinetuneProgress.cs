@@ -4,20 +4,6 @@ using Spectre.Console;
 
 namespace LlamaNas.Tool.Commands;
 
-/// <summary>One line per note, and one per N steps: loss, learning rate, gradient norm, throughput and time left.</summary>
-internal sealed class StepLines(Action<string> write, int every) : IFineTuneObserver
-{
-    public void Info(string message) => write(message);
-
-    public void StepCompleted(StepReport report, long totalSteps, TimeSpan remaining)
-    {
-        if (report.Step % every == 0 || report.Step == totalSteps)
-        {
-            write(string.Create(CultureInfo.InvariantCulture, $"step {report.Step}/{totalSteps}  loss {report.Loss:F4}  lr {report.LearningRate:E2}  grad {report.GradNorm:F3}  {report.TokensPerSecond:F0} tok/s  ETA {remaining:hh\\:mm\\:ss}  [{string.Join("; ", report.Subnetworks)}]"));
-        }
-    }
-}
-
 /// <summary>
 /// In a terminal, fine-tuning shows a live progress bar (step, loss, learning rate, tokens/s, ETA) under the
 /// periodic step lines; redirected output gets the lines only, so logs and tests stay plain text.

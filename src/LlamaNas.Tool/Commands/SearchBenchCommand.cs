@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using LlamaNas.Core.Search;
 using LlamaNas.Engine.Search;
+using LlamaNas.Pipeline.Search;
 using LlamaNas.Tool.Search;
 
 namespace LlamaNas.Tool.Commands;

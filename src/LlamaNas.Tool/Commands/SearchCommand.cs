@@ -1,8 +1,8 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.Search;
+using LlamaNas.Pipeline.Search;
 using LlamaNas.Tool.Search;
 
 namespace LlamaNas.Tool.Commands;
@@ -36,81 +36,16 @@ public static class SearchCommand
             var options = ReadOptions(result, algorithm, evaluations, population, inner, seed);
             var explicitReference = EvaluatorOptions.Numbers(result.GetValue(reference), "--reference-point", settings.Objectives.Count);
             EvaluatorOptions.Require(result.GetValue(maxBatches) is null or >= 1, "--max-batches", "must be at least 1");
-            var described = Describe(settings, options, explicitReference);
-            var outputs = new SearchOutputs(result.GetValue(output)!);
-            var state = outputs.LoadState();
-            if (state is not null)
-            {
-                CheckSettings(state, described, outputs.StatePath);
-            }
-
-            using var loaded = settings.Load(space => CheckSpace(state, space, outputs.StatePath));
-            options = options with { ReferencePoint = explicitReference ?? state?.Options.ReferencePoint ?? loaded.Evaluator.ReferencePoint() };
-            var driver = SearchDriver.Create(loaded.Space, options, state);
-            var timings = state is null ? [] : outputs.LoadTimings(state.Evaluations.Count);
+            var run = SearchRun.Execute(
+                new SearchRequest { Evaluator = settings, Options = options, ExplicitReference = explicitReference, OutputDirectory = result.GetValue(output)!, MaxBatches = result.GetValue(maxBatches) ?? int.MaxValue },
+                result.InvocationConfiguration.Error,
+                cancel);
             var o = result.InvocationConfiguration.Output;
-            var e = result.InvocationConfiguration.Error;
-            e.WriteLine(state is null
-                ? Invariant($"search: {options.Algorithm.ToString().ToLowerInvariant()} over {loaded.Space.CanonicalCount():N0} sub-networks ({loaded.Space.GeneCount} genes), {options.Budget} evaluations, population {options.PopulationSize}; objectives {described["objectives"]}; reference point [{string.Join(", ", options.ReferencePoint.Select(v => v.ToString("G6", CultureInfo.InvariantCulture)))}]")
-                : Invariant($"search: resuming {outputs.StatePath}: {state.Batches} batches, {state.Evaluations.Count}/{options.Budget} evaluations done"));
-            outputs.Write(driver.SaveState(), described, loaded.Evaluator, timings);
-            RunBatches(driver, loaded, result.GetValue(maxBatches) ?? int.MaxValue, timings, e, () => outputs.Write(driver.SaveState(), described, loaded.Evaluator, timings), cancel);
-
-            if (!driver.IsFinished)
-            {
-                e.WriteLine(Invariant($"stopped with {driver.Evaluations.Count}/{options.Budget} evaluations after {driver.Batches} batches; run the same command again to continue."));
-            }
-            else if (driver.Exhausted)
-            {
-                e.WriteLine(Invariant($"the space ran out of new sub-networks after {driver.Evaluations.Count} evaluations."));
-            }
-
-            o.WriteLine(Invariant($"Pareto front: {SearchOutputs.Front(driver.Evaluations).Count} of {driver.Evaluations.Count} evaluated sub-networks; hypervolume {(driver.History.Count > 0 ? driver.History[^1].Hypervolume : 0):G6}"));
-            o.Write(SearchOutputs.Table(driver.Evaluations, loaded.Evaluator));
+            o.WriteLine(Invariant($"Pareto front: {run.Front.Count} of {run.Evaluations.Count} evaluated sub-networks; hypervolume {run.Hypervolume:G6}"));
+            o.Write(SearchOutputs.Table(run.Evaluations, run.Front, run.Objectives));
             return Task.FromResult(0);
         });
         return command;
-    }
-
-    /// <summary>Evaluates up to <paramref name="limit"/> batches (fewer when finished or cancelled), recording wall times and reporting each batch.</summary>
-    private static void RunBatches(SearchDriver driver, LoadedEvaluator loaded, int limit, Dictionary<int, double> timings, TextWriter progress, Action batchDone, CancellationToken cancel)
-    {
-        for (var b = 0; b < limit && !driver.IsFinished && !cancel.IsCancellationRequested; b++)
-        {
-            var sw = Stopwatch.StartNew();
-            var next = driver.Evaluations.Count;
-            var stepped = driver.Step(batch => [.. loaded.Evaluator.Evaluate(batch, r => timings[next++] = r.Seconds ?? 0).Select(r => r.Objectives.ToArray())]);
-            batchDone();
-            if (!stepped)
-            {
-                return;
-            }
-
-            var h = driver.History[^1];
-            var predictors = h.Predictors is null ? string.Empty : "; predictors " + string.Join(", ", h.Predictors.Select(p => Invariant($"{p.Name} (MAPE {p.Mape:P1})")));
-            progress.WriteLine(Invariant($"batch {h.Batch}: {h.Evaluations}/{driver.Options.Budget} evaluated, {sw.Elapsed.TotalSeconds:F1} s; hypervolume {h.Hypervolume:G6}; front {SearchOutputs.Front(driver.Evaluations).Count}{predictors}"));
-        }
-    }
-
-    /// <summary>The settings saved with the state and in pareto.json: the evaluator's and the search's.</summary>
-    private static Dictionary<string, string> Describe(EvaluatorSettings settings, SearchOptions options, IReadOnlyList<double>? explicitReference) =>
-        new(settings.Describe(), StringComparer.Ordinal)
-        {
-            ["algorithm"] = options.Algorithm.ToString().ToLowerInvariant(),
-            ["evaluations"] = options.Budget.ToString(CultureInfo.InvariantCulture),
-            ["population"] = options.PopulationSize.ToString(CultureInfo.InvariantCulture),
-            ["inner_generations"] = options.InnerGenerations.ToString(CultureInfo.InvariantCulture),
-            ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
-            ["reference_point"] = explicitReference is null ? "auto" : string.Join(',', explicitReference.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
-        };
-
-    /// <summary>LNAS0523 when the saved search searched another space (checked before the weights are read).</summary>
-    private static void CheckSpace(SearchState? state, SearchSpace space, string statePath)
-    {
-        if (state is not null && state.Space != space.Signature())
-        {
-            throw new LlamaNasException(DiagnosticCodes.SearchStateMismatch, $"the saved search in this folder searched another space ({state.Space}); this run asks for {space.Signature()}. Rerun with the saved --depths, --mlp, --heads and --hidden to resume, or choose another --output to start a new search.", new DiagnosticLocation(statePath, Item: "space"));
-        }
     }
 
     /// <summary>The search options of the command line (reference point filled in later); LNAS0520 for bad values.</summary>
@@ -138,21 +73,6 @@ public static class SearchCommand
         "random" => SearchAlgorithm.Random,
         _ => throw new LlamaNasException(DiagnosticCodes.SearchOptionsInvalid, $"unknown search algorithm '{text}' (use linas, nsga2 or random).", new DiagnosticLocation(option)),
     };
-
-    /// <summary>LNAS0523 when the saved search evaluated with other settings (checked before the model loads).</summary>
-    private static void CheckSettings(SearchState state, IReadOnlyDictionary<string, string> settings, string statePath)
-    {
-        var saved = state.Settings ?? new Dictionary<string, string>();
-        foreach (var key in settings.Keys.Union(saved.Keys))
-        {
-            var was = saved.TryGetValue(key, out var s) ? s : "(not set)";
-            var now = settings.TryGetValue(key, out var n) ? n : "(not set)";
-            if (was != now)
-            {
-                throw new LlamaNasException(DiagnosticCodes.SearchStateMismatch, $"the saved search in this folder used {key} = {was}, this run asks for {now}. Rerun with the saved settings to resume, or choose another --output to start a new search.", new DiagnosticLocation(statePath, Item: key));
-            }
-        }
-    }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

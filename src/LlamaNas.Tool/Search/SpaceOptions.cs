@@ -3,6 +3,7 @@ using System.Globalization;
 using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.Models;
 using LlamaNas.Core.Search;
+using LlamaNas.Pipeline.Search;
 
 namespace LlamaNas.Tool.Search;
 
@@ -77,5 +78,3 @@ internal sealed class SpaceOptions(string defaults)
     }
 }
 
-/// <summary>The raw choices of <see cref="SpaceOptions"/>, null where the option was left out.</summary>
-internal sealed record SpaceChoices(IReadOnlyList<int>? Depths, IReadOnlyList<int>? Mlp, IReadOnlyList<int>? Heads, IReadOnlyList<int>? Hidden);

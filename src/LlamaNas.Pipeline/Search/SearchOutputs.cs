@@ -1,27 +1,23 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using LlamaNas.Core.IO;
 using LlamaNas.Core.Search;
 using LlamaNas.Engine.Search;
 
-namespace LlamaNas.Tool.Search;
+namespace LlamaNas.Pipeline.Search;
 
 /// <summary>
 /// The files of a search's output folder, all written atomically (temp file + rename). <c>evaluations.csv</c>,
 /// <c>history.csv</c> and <c>pareto.json</c> are derived from the saved state alone, so they are byte-identical
 /// for runs that evaluate the same (deterministic) objectives, resumed or not; wall times go to <c>timings.csv</c>.
 /// </summary>
-internal sealed class SearchOutputs(string directory)
+public sealed class SearchOutputs(string directory)
 {
     public const string StateFile = "search_state.json";
     public const string EvaluationsFile = "evaluations.csv";
     public const string TimingsFile = "timings.csv";
     public const string HistoryFile = "history.csv";
     public const string ParetoFile = "pareto.json";
-
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public string Directory { get; } = directory;
 
@@ -73,16 +69,17 @@ internal sealed class SearchOutputs(string directory)
             .OrderBy(i => evaluations[i].Objectives, Lexicographic.Instance).ThenBy(i => i)];
 
     /// <summary>The Pareto front as a markdown table (raw metrics; accuracy as accuracy).</summary>
-    public static string Table(IReadOnlyList<EvaluationRecord> records, SubnetworkEvaluator evaluator)
+    public static string Table(IReadOnlyList<SubnetworkEvaluation> evaluations, IReadOnlyList<int> front, IReadOnlyList<SearchObjective> objectives)
     {
-        ArgumentNullException.ThrowIfNull(records);
-        ArgumentNullException.ThrowIfNull(evaluator);
+        ArgumentNullException.ThrowIfNull(evaluations);
+        ArgumentNullException.ThrowIfNull(front);
+        ArgumentNullException.ThrowIfNull(objectives);
         var sb = new StringBuilder();
-        sb.AppendLine($"| # | depth | hidden | mlp | heads | {string.Join(" | ", evaluator.Objectives.Select(o => o.Spec.MetricName))} | params |");
-        sb.AppendLine($"|---:|---:|---:|---|---|{string.Concat(evaluator.Objectives.Select(_ => "---:|"))}---:|");
-        foreach (var i in Front(records))
+        sb.AppendLine($"| # | depth | hidden | mlp | heads | {string.Join(" | ", objectives.Select(o => o.MetricName))} | params |");
+        sb.AppendLine($"|---:|---:|---:|---|---|{string.Concat(objectives.Select(_ => "---:|"))}---:|");
+        foreach (var i in front)
         {
-            var e = evaluator.Describe(records[i]);
+            var e = evaluations[i];
             var a = e.Architecture;
             sb.AppendLine(Invariant($"| {i} | {a.Depth} | {a.HiddenSize} | {string.Join(',', a.IntermediateSizes)} | {string.Join(',', a.AttentionHeads)} | {string.Join(" | ", e.Metrics.Select(m => m.ToString("G6", CultureInfo.InvariantCulture)))} | {e.Parameters:N0} |"));
         }
@@ -129,63 +126,25 @@ internal sealed class SearchOutputs(string directory)
         return sb.ToString();
     }
 
-    private static string Pareto(SearchState state, IReadOnlyDictionary<string, string> settings, List<SubnetworkEvaluation> evaluations, IReadOnlyList<SubnetworkObjective> objectives)
+    private static string Pareto(SearchState state, IReadOnlyDictionary<string, string> settings, List<SubnetworkEvaluation> evaluations, IReadOnlyList<SubnetworkObjective> objectives) => new ParetoDocument
     {
-        var settingsNode = new JsonObject();
-        foreach (var (key, value) in settings)
+        Settings = new SortedDictionary<string, string>(settings.ToDictionary(), StringComparer.Ordinal),
+        Evaluations = state.Evaluations.Count,
+        Finished = state.Exhausted || state.Evaluations.Count >= state.Options.Budget,
+        Objectives = [.. objectives.Select((o, k) => new ParetoObjective(o.Spec.Name, o.Spec.MetricName, o.Spec.MinimisedAs, state.Options.ReferencePoint[k]))],
+        Hypervolume = state.History.Count > 0 ? state.History[^1].Hypervolume : 0,
+        Front = [.. Front(state.Evaluations).Select(i => new ParetoEntry
         {
-            settingsNode[key] = value;
-        }
-
-        var front = new JsonArray();
-        foreach (var i in Front(state.Evaluations))
-        {
-            var e = evaluations[i];
-            var a = e.Architecture;
-            var metrics = new JsonObject();
-            for (var k = 0; k < objectives.Count; k++)
-            {
-                metrics[objectives[k].Spec.MetricName] = e.Metrics[k];
-            }
-
-            front.Add(new JsonObject
-            {
-                ["index"] = i,
-                ["batch"] = state.Evaluations[i].Batch,
-                ["genes"] = new JsonArray([.. e.Genes.Select(g => (JsonNode)g)]),
-                ["architecture"] = new JsonObject
-                {
-                    ["depth"] = a.Depth,
-                    ["hidden_size"] = a.HiddenSize,
-                    ["intermediate_sizes"] = new JsonArray([.. a.IntermediateSizes.Select(m => (JsonNode)m)]),
-                    ["attention_heads"] = new JsonArray([.. a.AttentionHeads.Select(h => (JsonNode)h)]),
-                    ["key_value_heads"] = new JsonArray([.. a.KeyValueHeads.Select(h => (JsonNode)h)]),
-                },
-                ["metrics"] = metrics,
-                ["objectives"] = new JsonArray([.. e.Objectives.Select(v => (JsonNode)v)]),
-                ["params"] = e.Parameters,
-                ["size_bytes"] = e.SizeBytes,
-            });
-        }
-
-        var document = new JsonObject
-        {
-            ["format"] = 1,
-            ["settings"] = settingsNode,
-            ["evaluations"] = state.Evaluations.Count,
-            ["finished"] = state.Exhausted || state.Evaluations.Count >= state.Options.Budget,
-            ["objectives"] = new JsonArray([.. objectives.Select((o, k) => (JsonNode)new JsonObject
-            {
-                ["name"] = o.Spec.Name,
-                ["metric"] = o.Spec.MetricName,
-                ["minimised_as"] = o.Spec.MinimisedAs,
-                ["reference"] = state.Options.ReferencePoint[k],
-            })]),
-            ["hypervolume"] = state.History.Count > 0 ? state.History[^1].Hypervolume : 0,
-            ["front"] = front,
-        };
-        return document.ToJsonString(Indented) + "\n";
-    }
+            Index = i,
+            Batch = state.Evaluations[i].Batch,
+            Genes = evaluations[i].Genes,
+            Architecture = ArchitectureRecord.Of(evaluations[i].Architecture),
+            Metrics = objectives.Select((o, k) => (o.Spec.MetricName, evaluations[i].Metrics[k])).ToDictionary(m => m.MetricName, m => m.Item2),
+            Objectives = evaluations[i].Objectives,
+            Params = evaluations[i].Parameters,
+            SizeBytes = evaluations[i].SizeBytes,
+        })],
+    }.ToJson();
 
     private static string Ints(IEnumerable<int> values) => string.Join(' ', values.Select(v => v.ToString(CultureInfo.InvariantCulture)));
 

@@ -1,0 +1,31 @@
+namespace LlamaNas.Core.Diagnostics;
+
+/// <summary>
+/// Project codes, 1000-1099: a <c>.nasproj</c> file, each pointing at its file, line and column; 1100-1199: the build
+/// pipeline's stages (docs/NASPROJ.md).
+/// </summary>
+public static partial class DiagnosticCodes
+{
+    // reading and validating a .nasproj (1000-1049)
+    public const string ProjectXmlInvalid = "LNAS1000";
+    public const string ProjectUnknownProperty = "LNAS1001";
+    public const string ProjectUnrecognizedProperty = "LNAS1002";
+    public const string ProjectPropertyInvalid = "LNAS1003";
+    public const string ProjectPropertyRequired = "LNAS1004";
+    public const string ProjectUnknownDimension = "LNAS1005";
+    public const string ProjectChoicesInvalid = "LNAS1006";
+    public const string ProjectUnknownMetadata = "LNAS1007";
+    public const string ProjectFileNotFound = "LNAS1008";
+    public const string ProjectBudgetUnreachable = "LNAS1009";
+    public const string ProjectDuplicateDimension = "LNAS1010";
+    public const string ProjectConflictingSettings = "LNAS1011";
+    public const string ProjectFeatureUnavailable = "LNAS1012";
+    public const string ProjectUnknownItemType = "LNAS1013";
+    public const string ProjectEvaluatedInvalid = "LNAS1014";
+
+    // running the stages (1100-1149)
+    public const string BuildStageUnknown = "LNAS1100";
+    public const string BuildNoCandidateInBudget = "LNAS1101";
+    public const string BuildOutputNotOurs = "LNAS1102";
+    public const string BuildStageInputMissing = "LNAS1103";
+}

@@ -1,0 +1,109 @@
+using System.Globalization;
+using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.Evaluation.Tasks;
+using LlamaNas.Core.Models;
+using LlamaNas.Core.Search;
+
+namespace LlamaNas.Core.Project;
+
+/// <summary>
+/// A validated <c>.nasproj</c>: every setting typed, paths absolute, defaults filled in, the base model's config and
+/// search space checked. Built by <see cref="Read"/>, which reports every problem it finds at once, each with the
+/// project's file, line and column, before any expensive stage starts.
+/// </summary>
+public sealed record NasProject
+{
+    public required string ProjectFile { get; init; }
+
+    public string ProjectDirectory => Path.GetDirectoryName(ProjectFile)!;
+
+    public string Name => Path.GetFileNameWithoutExtension(ProjectFile);
+
+    public required string BaseModel { get; init; }
+
+    public required LlamaConfig BaseConfig { get; init; }
+
+    /// <summary><c>perplexity</c>, a built-in task's name, or <c>user</c> (with <see cref="UserTaskFile"/>).</summary>
+    public required string TargetTask { get; init; }
+
+    public string? UserTaskFile { get; init; }
+
+    public string? HeldOutText { get; init; }
+
+    public string? TaskDataDirectory { get; init; }
+
+    public int? TaskLimit { get; init; }
+
+    public required double SizeBudget { get; init; }
+
+    public long? MaxModelBytes { get; init; }
+
+    public required string Quantization { get; init; }
+
+    public required string SpeedObjective { get; init; }
+
+    public required string SearchAlgorithm { get; init; }
+
+    public required int SearchEvaluations { get; init; }
+
+    public required int SearchPopulation { get; init; }
+
+    public required ulong Seed { get; init; }
+
+    public required string ComputeDtype { get; init; }
+
+    public required bool FineTune { get; init; }
+
+    public required string FineTuneStrategy { get; init; }
+
+    public required int FineTuneSteps { get; init; }
+
+    public required int FineTuneBatchSize { get; init; }
+
+    public required int FineTuneSequenceLength { get; init; }
+
+    public required double FineTuneLearningRate { get; init; }
+
+    public required int FineTuneLoraRank { get; init; }
+
+    public required bool FineTunePermute { get; init; }
+
+    public required string TrainingDataFormat { get; init; }
+
+    public required IReadOnlyList<string> TrainingData { get; init; }
+
+    public required bool SelfGeneratedData { get; init; }
+
+    public required int SelfGeneratedSamples { get; init; }
+
+    public required int SelfGeneratedHeldOutSamples { get; init; }
+
+    public required int SelfGeneratedTokens { get; init; }
+
+    /// <summary>As the project sets it; null: the tool's default cache folder.</summary>
+    public string? CacheDirectory { get; init; }
+
+    public required string ModelFolder { get; init; }
+
+    /// <summary>The declared space (null dimensions are not searched); LLaMA-NAS's space when the project declares none.</summary>
+    public required SearchSpaceSpec Space { get; init; }
+
+    /// <summary>Warnings found while reading (unrecognized properties); the caller reports them.</summary>
+    public IReadOnlyList<Diagnostic> Warnings { get; init; } = [];
+
+    /// <summary>Where each property and dimension is set, for diagnostics raised later (e.g. by a stage).</summary>
+    public IReadOnlyDictionary<string, DiagnosticLocation> Locations { get; init; } = new Dictionary<string, DiagnosticLocation>();
+
+    /// <summary>The location of <paramref name="name"/>, or of the project file.</summary>
+    public DiagnosticLocation Where(string name) => Locations.TryGetValue(name, out var l) ? l : new DiagnosticLocation(ProjectFile);
+
+    /// <summary>The largest model the budget allows, in bytes of <paramref name="fullSizeBytes"/>'s format.</summary>
+    public long BudgetBytes(long fullSizeBytes) => MaxModelBytes ?? (long)Math.Floor(SizeBudget * fullSizeBytes);
+
+    /// <summary>Reads and validates a project (<see cref="NasProjectDocument.Load"/> then <see cref="NasProjectValidator"/>).</summary>
+    public static NasProject Read(string path, string? evaluatedJson = null) => NasProjectValidator.Validate(NasProjectDocument.Load(path, evaluatedJson));
+
+    internal static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    internal static bool IsBuiltInTask(string task) => TaskLoader.BuiltInTaskNames.Contains(task);
+}

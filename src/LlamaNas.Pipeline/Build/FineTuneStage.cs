@@ -1,0 +1,46 @@
+using LlamaNas.Engine.Modeling;
+using LlamaNas.Engine.Native;
+using LlamaNas.Engine.Training;
+
+namespace LlamaNas.Pipeline.Build;
+
+/// <summary>
+/// The fine-tuning stage: the base model becomes an elastic super-network in the cache folder named by the stage key
+/// (<c>&lt;cache&gt;/supernets/&lt;key&gt;/</c>), which <c>dotnet clean</c> never touches. An interrupted build
+/// resumes from the folder's last checkpoint; a finished one is reused by every build with the same key.
+/// </summary>
+internal static class FineTuneStage
+{
+    public static void Run(BuildContext context, BuildLog log, CancellationToken cancel)
+    {
+        var p = context.Project;
+        var settings = new FineTuneSettings
+        {
+            BaseModel = p.BaseModel,
+            DataFile = context.TrainingFile!,
+            Format = p.TrainingDataFormat,
+            Output = context.SupernetDir,
+            Strategy = new StrategyOptions { Name = p.FineTuneStrategy, Seed = p.Seed },
+            Space = p.Space,
+            Trainer = new TrainerOptions
+            {
+                Steps = p.FineTuneSteps,
+                BatchSize = p.FineTuneBatchSize,
+                LearningRate = p.FineTuneLearningRate,
+                WarmupSteps = Math.Min(10, p.FineTuneSteps / 10),
+                Seed = p.Seed,
+                CheckpointEvery = Math.Max(10, p.FineTuneSteps / 10),
+            },
+            SequenceLength = p.FineTuneSequenceLength,
+            Dtype = ComputeDtype.Parse(p.ComputeDtype),
+
+            // A half-finished run in the key's folder is this very run, interrupted: continue it.
+            Resume = true,
+            Permute = p.FineTunePermute,
+            Lora = p.FineTuneLoraRank > 0 ? new LoraOptions { Rank = p.FineTuneLoraRank } : null,
+        };
+        SupernetFineTuning.Validate(settings);
+        TorchRuntime.EnsureInitialized();
+        SupernetFineTuning.Run(settings, new StepLines(log.Progress, Math.Max(1, p.FineTuneSteps / 10)), cancel);
+    }
+}
