@@ -1,4 +1,5 @@
 using System.Xml.Linq;
+using LlamaNas.Core.Project;
 using LlamaNas.TestSupport;
 
 namespace LlamaNas.Sdk.Tests;
@@ -19,6 +20,16 @@ public sealed class SdkVocabularyTests
 
         Assert.Equal(vocabulary, settings.Select(s => (string)s.Attribute("Include")!));
         Assert.All(settings, s => Assert.Equal($"$({(string)s.Attribute("Include")!})", (string)s.Attribute("Value")!));
+    }
+
+    [Fact]
+    public void Sdk_props_defaults_are_the_tool_schema_in_its_order()
+    {
+        var props = XDocument.Load(Path.Combine(SdkFolder, "Sdk.props"));
+        var defaults = props.Root!.Elements("PropertyGroup").Single(g => g.Element("BaseModel") is not null).Elements()
+            .Select(e => (e.Name.LocalName, e.Value));
+
+        Assert.Equal(NasProjectSchema.Properties.Select(p => (p.Name, p.Default)), defaults);
     }
 
     [Fact]
