@@ -14,7 +14,8 @@ public sealed class NasprojBuildTests(SdkPackages packages)
     [Fact]
     public void New_project_builds_then_rebuilds_nothing_reruns_from_search_when_the_search_changes_and_cleans_all_but_the_cache()
     {
-        var workspace = packages.Workspace("nasproj");
+        // A space in every path the build passes to the tool.
+        var workspace = packages.Workspace("nas proj");
         packages.New(workspace, "nasproj", "-n", "Shrink", "--base-model", SharedData.Stories260K).ShouldSucceed();
         var dir = Path.Combine(workspace, "Shrink");
         var project = Path.Combine(dir, "Shrink.nasproj");
