@@ -86,6 +86,24 @@ public sealed partial class DiagnosticsTests(SdkPackages packages)
         AssertSummary(silenced, errors: 0, warnings: 0);
     }
 
+    [Fact]
+    public void A_design_time_build_runs_no_stage_not_even_the_plan()
+    {
+        var dir = packages.Workspace("design-time");
+        File.WriteAllText(Path.Combine(dir, "Bad.nasproj"), $"""
+            <Project Sdk="LlamaNas.Sdk/{packages.Version}">
+              <PropertyGroup>
+                <SizeBudjet>0.5</SizeBudjet>
+              </PropertyGroup>
+            </Project>
+            """);
+
+        var result = packages.Run(dir, "build", "-p:DesignTimeBuild=true").ShouldSucceed();
+
+        Assert.DoesNotContain("LNAS", result.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir, "obj", "Debug", "llamanas")));
+    }
+
     private static void AssertSummary(DotnetResult result, int errors, int warnings)
     {
         Assert.Contains(result.Lines, l => l.Trim() == $"{errors} Error(s)");
