@@ -53,7 +53,7 @@ public sealed partial class DiagnosticsTests(SdkPackages packages)
 
         // MSBuild counted them as its own errors and warnings: the tool's text was not merely echoed.
         AssertSummary(result, errors: diagnostics.Count(d => d.Contains(": error ", StringComparison.Ordinal)), warnings: diagnostics.Count(d => d.Contains(": warning ", StringComparison.Ordinal)));
-        Snapshot.Verify(PackageLayoutTests.SnapshotFolder, "diagnostics-" + name, string.Join("\n", diagnostics) + "\n");
+        Snapshots.Verify(PackageLayoutTests.SnapshotFolder, "diagnostics-" + name, string.Join("\n", diagnostics) + "\n");
     }
 
     [Fact]

@@ -27,14 +27,14 @@ public sealed partial class PackageLayoutTests(SdkPackages packages)
         var listed = files.Where(f => !f.StartsWith(ToolFolder, StringComparison.Ordinal) || !f[ToolFolder.Length..].Contains('/', StringComparison.Ordinal));
         var folders = files.Where(f => f.StartsWith(ToolFolder, StringComparison.Ordinal) && f[ToolFolder.Length..].Contains('/', StringComparison.Ordinal))
             .Select(f => ToolFolder + f[ToolFolder.Length..].Split('/')[0] + "/…").Distinct();
-        Snapshot.Verify(SnapshotFolder, "LlamaNas.Sdk.package", Render(zip, listed.Concat(folders).Order(StringComparer.Ordinal)));
+        Snapshots.Verify(SnapshotFolder, "LlamaNas.Sdk.package", Render(zip, listed.Concat(folders).Order(StringComparer.Ordinal)));
     }
 
     [Fact]
     public void Templates_package_holds_both_templates()
     {
         using var zip = ZipFile.OpenRead(packages.TemplatesPackage);
-        Snapshot.Verify(SnapshotFolder, "LlamaNas.Templates.package", Render(zip, PackageFiles(zip)));
+        Snapshots.Verify(SnapshotFolder, "LlamaNas.Templates.package", Render(zip, PackageFiles(zip)));
     }
 
     internal static string SnapshotFolder => Path.Combine("tests", "LlamaNas.Sdk.Tests", "Snapshots");

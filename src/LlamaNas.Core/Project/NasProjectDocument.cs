@@ -18,9 +18,10 @@ public sealed record ProjectItem(string Type, string Include, IReadOnlyDictionar
 /// </summary>
 public sealed class NasProjectDocument
 {
-    private NasProjectDocument(string path, IReadOnlyList<ProjectProperty> properties, IReadOnlyList<ProjectItem> items, bool evaluated)
+    private NasProjectDocument(string path, DiagnosticLocation root, IReadOnlyList<ProjectProperty> properties, IReadOnlyList<ProjectItem> items, bool evaluated)
     {
         Path = path;
+        RootLocation = root;
         Properties = properties;
         Items = items;
         IsEvaluated = evaluated;
@@ -38,6 +39,9 @@ public sealed class NasProjectDocument
     public bool IsEvaluated { get; }
 
     public DiagnosticLocation FileLocation => new(Path);
+
+    /// <summary>The &lt;Project&gt; element: where a project-wide problem points.</summary>
+    public DiagnosticLocation RootLocation { get; }
 
     /// <summary>The value in force for <paramref name="name"/> (the last element; null when none sets it).</summary>
     public ProjectProperty? Property(string name) => Properties.LastOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
@@ -103,8 +107,8 @@ public sealed class NasProjectDocument
         }
 
         return evaluatedJson is null
-            ? new NasProjectDocument(path, properties, items, evaluated: false)
-            : WithEvaluated(path, properties, items, evaluatedJson);
+            ? new NasProjectDocument(path, Where(path, root), properties, items, evaluated: false)
+            : WithEvaluated(path, Where(path, root), properties, items, evaluatedJson);
     }
 
     /// <summary>
@@ -112,7 +116,7 @@ public sealed class NasProjectDocument
     /// XML's locations: a property keeps the line of its last element, an item the line of the first element of its
     /// type whose Include matches (else of its type), so an error still points into the project.
     /// </summary>
-    private static NasProjectDocument WithEvaluated(string path, List<ProjectProperty> xmlProperties, List<ProjectItem> xmlItems, string json)
+    private static NasProjectDocument WithEvaluated(string path, DiagnosticLocation root, List<ProjectProperty> xmlProperties, List<ProjectItem> xmlItems, string json)
     {
         var file = new DiagnosticLocation(path);
         try
@@ -150,7 +154,7 @@ public sealed class NasProjectDocument
             }
 
             items.AddRange(xmlItems.Where(x => x.Type is not (NasProjectSchema.TrainingDataItem or NasProjectSchema.SearchDimensionItem)));
-            return new NasProjectDocument(path, properties, items, evaluated: true);
+            return new NasProjectDocument(path, root, properties, items, evaluated: true);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
         {

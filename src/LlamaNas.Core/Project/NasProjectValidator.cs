@@ -18,6 +18,7 @@ internal sealed class NasProjectValidator
     private readonly List<Diagnostic> _errors = [];
     private readonly List<Diagnostic> _warnings = [];
     private readonly Dictionary<string, DiagnosticLocation> _locations = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _invalid = new(StringComparer.Ordinal);
 
     private NasProjectValidator(NasProjectDocument doc) => _doc = doc;
 
@@ -30,7 +31,7 @@ internal sealed class NasProjectValidator
         var project = v.Build();
         if (v._errors.Count > 0 || project is null)
         {
-            throw new LlamaNasException([.. v._errors, .. v._warnings]);
+            throw new LlamaNasException([.. v._errors.Concat(v._warnings).OrderBy(d => d.Location?.Line ?? 0).ThenBy(d => d.Location?.Column ?? 0)]);
         }
 
         return project with { Warnings = v._warnings, Locations = v._locations };
@@ -47,17 +48,18 @@ internal sealed class NasProjectValidator
         var dataDir = OptionalPath("TaskDataDirectory", directory: true);
         var training = TrainingData();
         var fineTune = Bool("FineTune");
+        var dataKnown = !_invalid.Contains("SelfGeneratedData") && !_invalid.Contains("FineTune");
         if (selfGenerated && training.Count > 0)
         {
             Error(DiagnosticCodes.ProjectConflictingSettings, "SelfGeneratedData is true and TrainingData items are given; use one source of training data.", LocationOf(NasProjectSchema.TrainingDataItem));
         }
 
-        if (!selfGenerated && fineTune && training.Count == 0)
+        if (dataKnown && !selfGenerated && fineTune && training.Count == 0 && !_doc.Items.Any(i => i.Type == NasProjectSchema.TrainingDataItem))
         {
-            Error(DiagnosticCodes.ProjectPropertyRequired, "fine-tuning needs training data: add <TrainingData Include=\"…\" /> items, set SelfGeneratedData to true, or set FineTune to false.", _doc.FileLocation);
+            Error(DiagnosticCodes.ProjectPropertyRequired, "fine-tuning needs training data: add <TrainingData Include=\"…\" /> items, set SelfGeneratedData to true, or set FineTune to false.", _doc.RootLocation);
         }
 
-        if (task == "perplexity" && heldOut is null && !selfGenerated)
+        if (dataKnown && task == "perplexity" && heldOut is null && !selfGenerated && _doc.Property("HeldOutText") is null)
         {
             Error(DiagnosticCodes.ProjectPropertyRequired, "TargetTask perplexity needs a held-out text: set HeldOutText (or SelfGeneratedData to true).", LocationOf("TargetTask"));
         }
@@ -218,12 +220,16 @@ internal sealed class NasProjectValidator
 
     private DiagnosticLocation LocationOf(string name) => _doc.Property(name)?.Location
         ?? _doc.Items.FirstOrDefault(i => i.Type == name)?.Location
-        ?? _doc.FileLocation;
+        ?? _doc.RootLocation;
 
     private void Error(string code, string message, DiagnosticLocation where) => _errors.Add(new Diagnostic(code, DiagnosticSeverity.Error, message, where));
 
-    private void Invalid(string name, string value, string expected) =>
-        Error(DiagnosticCodes.ProjectPropertyInvalid, $"{name} is '{value}'; expected {expected}.", LocationOf(name));
+    /// <summary>LNAS1003; checks that depend on <paramref name="name"/> are skipped after it, so one mistake gives one error.</summary>
+    private void Invalid(string name, string value, string expected, string? suggestion = null)
+    {
+        _invalid.Add(name);
+        Error(DiagnosticCodes.ProjectPropertyInvalid, $"{name} is '{value}'; expected {expected}{(suggestion is null ? "." : $"; did you mean '{suggestion}'?")}", LocationOf(name));
+    }
 
     private string Choice(string name)
     {
@@ -232,8 +238,7 @@ internal sealed class NasProjectValidator
         var match = choices.FirstOrDefault(c => string.Equals(c, value, StringComparison.OrdinalIgnoreCase));
         if (match is null)
         {
-            var hint = NasProjectSchema.Suggest(value, choices) is { } s ? $" (did you mean '{s}'?)" : string.Empty;
-            Invalid(name, value, $"one of {string.Join(", ", choices)}{hint}");
+            Invalid(name, value, $"one of {string.Join(", ", choices)}", NasProjectSchema.Suggest(value, choices));
             return NasProjectSchema.Find(name)!.Default;
         }
 
@@ -309,7 +314,7 @@ internal sealed class NasProjectValidator
     {
         if (Raw(name).Length == 0)
         {
-            Error(DiagnosticCodes.ProjectPropertyRequired, $"{name} is required: {NasProjectSchema.Find(name)!.Meaning}", _doc.Property(name)?.Location ?? _doc.FileLocation);
+            Error(DiagnosticCodes.ProjectPropertyRequired, $"{name} is required: set it to the pre-trained model's folder (Hugging Face layout: config.json, safetensors weights, tokenizer files).", _doc.Property(name)?.Location ?? _doc.RootLocation);
             return null;
         }
 
@@ -363,8 +368,7 @@ internal sealed class NasProjectValidator
 
         if (!NasProjectSchema.Tasks.Contains(value))
         {
-            var hint = NasProjectSchema.Suggest(value, NasProjectSchema.Tasks) is { } s ? $"; did you mean '{s}'?" : ".";
-            Invalid("TargetTask", value, $"perplexity, a built-in task ({string.Join(", ", NasProjectSchema.Tasks.Skip(1))}) or a user task file (.jsonl){hint}");
+            Invalid("TargetTask", value, $"perplexity, a built-in task ({string.Join(", ", NasProjectSchema.Tasks.Skip(1))}) or a user task file (.jsonl)", NasProjectSchema.Suggest(value, NasProjectSchema.Tasks));
         }
 
         return (value, null);
@@ -450,23 +454,10 @@ internal sealed class NasProjectValidator
             dims[name] = (choices, item.Location);
         }
 
-        if (!ok || config is null)
+        if (config is null)
         {
             return null;
         }
-
-        if (dims.Count == 0)
-        {
-            return SearchSpaceSpec.LlamaNas(config);
-        }
-
-        var spec = new SearchSpaceSpec
-        {
-            Depths = dims.TryGetValue("Depth", out var d) ? d.Choices : [config.NumHiddenLayers],
-            IntermediateSizes = dims.TryGetValue("MlpWidth", out var m) ? m.Choices : null,
-            AttentionHeads = dims.TryGetValue("AttentionHeads", out var h) ? h.Choices : null,
-            HiddenSizes = dims.TryGetValue("HiddenSize", out var w) ? w.Choices : null,
-        };
 
         // Each dimension alone first, so the error points at the item at fault.
         foreach (var (name, (choices, where)) in dims)
@@ -494,6 +485,18 @@ internal sealed class NasProjectValidator
             return null;
         }
 
+        if (dims.Count == 0)
+        {
+            return SearchSpaceSpec.LlamaNas(config);
+        }
+
+        var spec = new SearchSpaceSpec
+        {
+            Depths = dims.TryGetValue("Depth", out var d) ? d.Choices : [config.NumHiddenLayers],
+            IntermediateSizes = dims.TryGetValue("MlpWidth", out var m) ? m.Choices : null,
+            AttentionHeads = dims.TryGetValue("AttentionHeads", out var h) ? h.Choices : null,
+            HiddenSizes = dims.TryGetValue("HiddenSize", out var w) ? w.Choices : null,
+        };
         try
         {
             SearchSpace.Create(config, spec, "SearchDimension items");
@@ -568,7 +571,7 @@ internal sealed class NasProjectValidator
         if (smallest > budget)
         {
             var where = project.MaxModelBytes is null ? LocationOf("SizeBudget") : LocationOf("MaxModelBytes");
-            Error(DiagnosticCodes.ProjectBudgetUnreachable, NasProject.Invariant($"no sub-network meets the size budget: it allows {budget:N0} bytes, the smallest sub-network of the search space takes {smallest:N0} ({(double)smallest / full:P1} of the largest); raise the budget or add smaller choices."), where);
+            Error(DiagnosticCodes.ProjectBudgetUnreachable, NasProject.Invariant($"no sub-network meets the size budget: it allows {budget:N0} bytes, the smallest sub-network of the search space takes {smallest:N0} ({(double)smallest / full:P1} of the base model); raise the budget or add smaller choices."), where);
         }
     }
 }

@@ -55,6 +55,9 @@ public sealed record SearchObjective(ObjectiveKind Kind, string? Argument = null
     /// <summary>The command-line name, argument included (<c>accuracy:arc_easy</c>, <c>size:int8</c>).</summary>
     public string Name => Argument is null ? KindName : $"{KindName}:{Argument}";
 
+    /// <summary>The name without folders (<c>perplexity:valid.txt</c>), as recorded in outputs that must not depend on where files live.</summary>
+    public string PortableName => Kind == ObjectiveKind.Perplexity && Argument is not null ? MetricName : Name;
+
     /// <summary>
     /// The column header of the raw metric, with its unit: <c>accuracy:arc_easy</c>, <c>perplexity:valid.txt</c>
     /// (file name only), <c>size_gb:fp16</c>, <c>params</c>, <c>throughput_tokens_per_s</c>, <c>latency_s_per_token</c>.

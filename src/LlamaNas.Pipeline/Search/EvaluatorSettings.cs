@@ -61,7 +61,7 @@ public sealed record EvaluatorSettings
         {
             ["model"] = Fingerprints.Model(Model),
             ["dtype"] = ComputeDtype.Name(Dtype),
-            ["objectives"] = string.Join(',', Objectives.Select(o => o.Kind == ObjectiveKind.Perplexity ? o.MetricName : o.Name)),
+            ["objectives"] = string.Join(',', Objectives.Select(o => o.PortableName)),
         };
         foreach (var o in Objectives.Where(o => o.Kind == ObjectiveKind.Perplexity && File.Exists(o.Argument)))
         {

@@ -131,7 +131,7 @@ public sealed class SearchOutputs(string directory)
         Settings = new SortedDictionary<string, string>(settings.ToDictionary(), StringComparer.Ordinal),
         Evaluations = state.Evaluations.Count,
         Finished = state.Exhausted || state.Evaluations.Count >= state.Options.Budget,
-        Objectives = [.. objectives.Select((o, k) => new ParetoObjective(o.Spec.Name, o.Spec.MetricName, o.Spec.MinimisedAs, state.Options.ReferencePoint[k]))],
+        Objectives = [.. objectives.Select((o, k) => new ParetoObjective(o.Spec.PortableName, o.Spec.MetricName, o.Spec.MinimisedAs, state.Options.ReferencePoint[k]))],
         Hypervolume = state.History.Count > 0 ? state.History[^1].Hypervolume : 0,
         Front = [.. Front(state.Evaluations).Select(i => new ParetoEntry
         {

@@ -37,19 +37,28 @@ public static class BuildCommand
                     EvaluatedJson = result.GetValue(evaluated),
                 },
                 log);
-            switch (result.GetValue(stage)!)
+            try
             {
-                case "plan":
-                    break;
-                case "all":
-                    BuildPipeline.RunAll(context, log, cancel);
-                    break;
-                case var name:
-                    BuildPipeline.RunStage(context, name, log, cancel);
-                    break;
+                switch (result.GetValue(stage)!)
+                {
+                    case "plan":
+                        break;
+                    case "all":
+                        BuildPipeline.RunAll(context, log, cancel);
+                        break;
+                    case var name:
+                        BuildPipeline.RunStage(context, name, log, cancel);
+                        break;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Fine-tuning saved a checkpoint and the search its state: the next build continues from there.
+                log.Headline("interrupted; build again to continue where this one stopped");
+                return Task.FromResult(130);
             }
 
-            return Task.FromResult(cancel.IsCancellationRequested ? 130 : 0);
+            return Task.FromResult(0);
         });
         return command;
     }

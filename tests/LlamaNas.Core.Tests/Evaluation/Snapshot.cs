@@ -2,19 +2,16 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using LlamaNas.Core.Evaluation;
+using LlamaNas.TestSupport;
 
 namespace LlamaNas.Core.Tests.Evaluation;
 
-/// <summary>
-/// The task-prompt snapshots under <c>Evaluation/Snapshots/</c> (compared by <see cref="TestSupport.Snapshot"/>) and
-/// their rendering.
-/// </summary>
+/// <summary>Task prompt snapshots (<see cref="Snapshots"/>) in <c>Evaluation/Snapshots</c>.</summary>
 internal static class Snapshot
 {
     private static readonly JsonSerializerOptions Quoting = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static void Verify(string name, string actual) =>
-        TestSupport.Snapshot.Verify(Path.Combine("tests", "LlamaNas.Core.Tests", "Evaluation", "Snapshots"), name, actual);
+    public static void Verify(string name, string actual) => Snapshots.Verify(Path.Combine("tests", "LlamaNas.Core.Tests", "Evaluation", "Snapshots"), name, actual);
 
     /// <summary>Every request of the items as JSON strings, so whitespace and line breaks are exact.</summary>
     public static string Render(EvaluationTask task, IEnumerable<MultipleChoiceItem> items)
