@@ -83,6 +83,50 @@ public sealed class LlamaNasStageTests
             task.CommandLine);
     }
 
+    [Fact]
+    public void A_tool_that_fails_without_a_diagnostic_is_one_LNAS1090_error()
+    {
+        using var dir = new TempDir();
+
+        // Not an assembly: the dotnet host refuses it with plain (non-canonical) text and a nonzero exit code.
+        var (engine, ok) = Run(dir, dir.Write("broken/llamanas.dll", "not an assembly"));
+
+        Assert.False(ok);
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("LNAS1090", error.Code);
+        Assert.StartsWith("llamanas build --stage plan failed with exit code ", error.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(dir.File("obj/Debug/llamanas/evaluated.json")));
+    }
+
+    [Fact]
+    public void A_missing_tool_is_LNAS1090_before_anything_runs()
+    {
+        using var dir = new TempDir();
+
+        var (engine, ok) = Run(dir, dir.File("nowhere/llamanas.dll"));
+
+        Assert.False(ok);
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("LNAS1090", error.Code);
+        Assert.Contains("LlamaNasToolPath", error.Message, StringComparison.Ordinal);
+    }
+
+    private static (RecordingBuildEngine Engine, bool Ok) Run(TempDir dir, string tool)
+    {
+        var engine = new RecordingBuildEngine();
+        var task = new LlamaNasStage
+        {
+            BuildEngine = engine,
+            ToolAssembly = tool,
+            Project = dir.Write("p.nasproj", "<Project />"),
+            Stage = "plan",
+            OutDir = dir.File("bin/Debug/"),
+            ObjDir = dir.File("obj/Debug/"),
+            Settings = [Setting("BaseModel", "model")],
+        };
+        return (engine, task.Execute());
+    }
+
     private static TaskItem Setting(string name, string value) => Item(name, ("Value", value));
 
     private static TaskItem Item(string include, params (string Name, string Value)[] metadata)
