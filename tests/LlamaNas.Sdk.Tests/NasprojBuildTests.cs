@@ -72,6 +72,27 @@ public sealed class NasprojBuildTests(SdkPackages packages)
         Assert.Contains("quiz", File.ReadAllText(Path.Combine(dir, "bin", "Debug", "report.md")), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_project_without_a_version_takes_the_sdk_version_pinned_in_global_json()
+    {
+        var dir = packages.Workspace("pinned");
+        File.WriteAllText(Path.Combine(dir, "global.json"), $$"""
+            { "msbuild-sdks": { "LlamaNas.Sdk": "{{packages.Version}}" } }
+            """);
+        File.WriteAllText(Path.Combine(dir, "Pinned.nasproj"), $"""
+            <Project Sdk="LlamaNas.Sdk">
+              <PropertyGroup>
+                <BaseModel>{SharedData.Stories260K}</BaseModel>
+                <SelfGeneratedData>true</SelfGeneratedData>
+              </PropertyGroup>
+            </Project>
+            """);
+
+        packages.Run(dir, "build", "-t:LlamaNasPlan").ShouldSucceed();
+
+        Assert.True(File.Exists(Path.Combine(dir, "obj", "Debug", "llamanas", "report.key")));
+    }
+
     /// <summary>Small enough for about a minute on two cores; the cache in the workspace so clean can be checked.</summary>
     internal static Dictionary<string, string> TinyBudget(string cache) => new()
     {
