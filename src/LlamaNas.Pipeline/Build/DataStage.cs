@@ -21,7 +21,7 @@ internal static class DataStage
     /// <summary>Seed streams of the two splits, apart from each other and from the other stages' uses of the seed.</summary>
     private const ulong TrainStream = 0x9E3779B97F4A7C15UL;
     private const ulong HeldOutStream = 0xC2B2AE3D27D4EB4FUL;
-    private const int GenerationBatch = 16;
+    private const int GenerationBatch = 64;
 
     public static void Run(BuildContext context, BuildLog log)
     {
