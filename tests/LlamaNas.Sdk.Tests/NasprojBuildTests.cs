@@ -12,7 +12,7 @@ public sealed class NasprojBuildTests(SdkPackages packages)
     private static readonly string[] AllStages = ["data", "finetune", "search", "select", "export", "report"];
 
     [Fact]
-    public void New_project_builds_then_rebuilds_nothing_reruns_from_search_when_the_search_changes_and_cleans_all_but_the_cache()
+    public void New_project_builds_then_rebuilds_nothing_reruns_from_search_when_the_search_changes_and_cleans_all_but_the_cache_it_rebuilds_from()
     {
         // A space in every path the build passes to the tool.
         var workspace = packages.Workspace("nas proj");
@@ -48,10 +48,19 @@ public sealed class NasprojBuildTests(SdkPackages packages)
         var third = packages.Run(dir, "build").ShouldSucceed();
         Assert.Equal(["search", "select", "export", "report"], third.StagesRun);
 
+        var trainingLog = Directory.GetFiles(Path.Combine(cache, "supernets"), "train_log.jsonl", SearchOption.AllDirectories).Single();
+        var trained = File.ReadAllText(trainingLog);
         packages.Run(dir, "clean").ShouldSucceed();
         Assert.Empty(Directory.GetFiles(bin, "*", SearchOption.AllDirectories));
-        Assert.Empty(Directory.GetFiles(Path.Combine(dir, "obj", "Debug", "llamanas"), "*", SearchOption.AllDirectories));
+        Assert.False(Directory.Exists(model), "clean left the model folder behind");
+        Assert.False(Directory.Exists(Path.Combine(dir, "obj", "Debug", "llamanas")), "clean left the stages' intermediates behind");
         Assert.Equal(supernet, Directory.GetFiles(Path.Combine(cache, "supernets"), "*", SearchOption.AllDirectories));
+
+        // After a clean the model comes back from the cached super-network: it is not trained again.
+        var afterClean = packages.Run(dir, "build").ShouldSucceed();
+        Assert.Contains("export", afterClean.StagesRun);
+        Assert.True(File.Exists(Path.Combine(model, "model.safetensors")), afterClean.Output);
+        Assert.Equal(trained, File.ReadAllText(trainingLog));
     }
 
     [Fact]
