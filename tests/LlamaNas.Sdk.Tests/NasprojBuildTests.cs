@@ -59,6 +59,7 @@ public sealed class NasprojBuildTests(SdkPackages packages)
         // After a clean the model comes back from the cached super-network: it is not trained again.
         var afterClean = packages.Run(dir, "build").ShouldSucceed();
         Assert.Contains("export", afterClean.StagesRun);
+        Assert.DoesNotContain("finetune", afterClean.StagesRun);
         Assert.True(File.Exists(Path.Combine(model, "model.safetensors")), afterClean.Output);
         Assert.Equal(trained, File.ReadAllText(trainingLog));
     }
