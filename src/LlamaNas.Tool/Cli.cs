@@ -45,5 +45,9 @@ public static class Cli
             await error.WriteLineAsync(e.Diagnostic.ToString()).ConfigureAwait(false);
             return 1;
         }
+        catch (Exception e)
+        {
+            return await InternalError.ReportAsync(e, args, error).ConfigureAwait(false);
+        }
     }
 }

@@ -10,6 +10,8 @@ namespace LlamaNas.Core.IO;
 /// </summary>
 public static class AtomicFile
 {
+    private const int TempSuffixLength = 12;
+
     /// <param name="path">Destination; its directory is created.</param>
     /// <param name="write">Writes the whole content to the stream.</param>
     /// <param name="onIoFailure">Turns an I/O failure into the caller's coded error; default LNAS0110.</param>
@@ -17,7 +19,7 @@ public static class AtomicFile
     {
         ArgumentNullException.ThrowIfNull(write);
         path = Path.GetFullPath(path);
-        var temp = $"{path}.tmp-{RandomNumberGenerator.GetHexString(12, lowercase: true)}";
+        var temp = $"{path}.tmp-{RandomNumberGenerator.GetHexString(TempSuffixLength, lowercase: true)}";
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -44,6 +46,34 @@ public static class AtomicFile
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// Deletes the temporary files of writes into <paramref name="folder"/> that never finished (a killed process or a
+    /// full disk before the rename). Only for a folder held with <see cref="OutputLock"/>: no other writer is there.
+    /// </summary>
+    public static int SweepTemporaries(string folder)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return 0;
+        }
+
+        var swept = 0;
+        foreach (var file in Directory.EnumerateFiles(folder, "*.tmp-*").Where(f => IsTemporaryName(Path.GetFileName(f))))
+        {
+            TryDelete(file);
+            swept += File.Exists(file) ? 0 : 1;
+        }
+
+        return swept;
+    }
+
+    private static bool IsTemporaryName(string name)
+    {
+        var at = name.LastIndexOf(".tmp-", StringComparison.Ordinal);
+        var suffix = at < 0 ? string.Empty : name[(at + 5)..];
+        return suffix.Length == TempSuffixLength && suffix.All(char.IsAsciiHexDigitLower);
     }
 
     public static void WriteAllText(string path, string text, Func<IOException, LlamaNasException>? onIoFailure = null) =>
