@@ -36,8 +36,13 @@ public static class FuzzRun
     /// <param name="input">The valid input every case mutates.</param>
     /// <param name="cases">Seeds 0 to cases - 1.</param>
     /// <param name="parse">Reads the mutated bytes (writing them where the parser looks); returns normally when accepted.</param>
-    public static FuzzReport Run(string parser, byte[] input, int cases, Action<byte[]> parse)
+    public static FuzzReport Run(string parser, byte[] input, int cases, Action<byte[]> parse) =>
+        Run(parser, cases, seed => new Mutator(seed).Mutate(input), parse);
+
+    /// <summary>As above with a format's own mutations: <paramref name="mutate"/> turns a seed into bytes and a description.</summary>
+    public static FuzzReport Run(string parser, int cases, Func<int, (byte[] Bytes, string What)> mutate, Action<byte[]> parse)
     {
+        ArgumentNullException.ThrowIfNull(mutate);
         ArgumentNullException.ThrowIfNull(parse);
         var codes = new Dictionary<string, int>(StringComparer.Ordinal);
         var failures = new List<string>();
@@ -45,7 +50,7 @@ public static class FuzzRun
         var clock = Stopwatch.StartNew();
         for (var seed = 0; seed < cases; seed++)
         {
-            var (bytes, what) = new Mutator(seed).Mutate(input);
+            var (bytes, what) = mutate(seed);
             var attempt = Task.Run(() => parse(bytes));
             try
             {
