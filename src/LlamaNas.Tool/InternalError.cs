@@ -11,11 +11,12 @@ public static class InternalError
 {
     public const int ExitCode = 70;
 
-    public static async Task<int> ReportAsync(Exception exception, IReadOnlyList<string> args, TextWriter error)
+    /// <param name="logFolder">Where the log goes; null: the first writable of <see cref="LogFolders"/>.</param>
+    public static async Task<int> ReportAsync(Exception exception, IReadOnlyList<string> args, TextWriter error, string? logFolder = null)
     {
         ArgumentNullException.ThrowIfNull(exception);
         ArgumentNullException.ThrowIfNull(error);
-        var where = WriteLog(exception, args);
+        var where = WriteLog(exception, args, logFolder is null ? LogFolders() : [logFolder]);
         var message = exception.Message.ReplaceLineEndings(" ");
         var diagnostic = new Diagnostic(DiagnosticCodes.InternalError, DiagnosticSeverity.Error,
             $"internal error ({exception.GetType().Name}: {message}); details in {where}. Please report it with that file.");
@@ -27,13 +28,13 @@ public static class InternalError
     /// Writes <c>$XDG_STATE_HOME/llamanas/internal-error-*.log</c> (else <c>~/.local/state/llamanas</c>, else the temp
     /// folder); returns its path, or why it could not be written.
     /// </summary>
-    private static string WriteLog(Exception exception, IReadOnlyList<string> args)
+    private static string WriteLog(Exception exception, IReadOnlyList<string> args, IEnumerable<string> folders)
     {
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         var name = $"internal-error-{stamp}-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.log";
         var text = $"llamanas {string.Join(' ', args)}\n{DateTime.UtcNow:O}\n\n{exception}\n";
         string? failure = null;
-        foreach (var folder in LogFolders())
+        foreach (var folder in folders)
         {
             try
             {
