@@ -13,7 +13,7 @@ namespace LlamaNas.Engine.Tests.Checkpoints;
 /// tensor) or fail with a coded <see cref="LlamaNasException"/>; any other exception, or a hang, fails the test. It
 /// takes about 6 s. Its mutations know the length prefix; the shared <see cref="Mutator"/> covers the header's JSON.
 /// </summary>
-public class SafetensorsFuzzTests : CheckpointTest
+public class SafetensorsFuzzTests(Xunit.Abstractions.ITestOutputHelper output) : CheckpointTest
 {
     private const int Cases = 3000;
     private static readonly byte[] Interesting = [.. "{}[]\",:0123456789-.eE \\u"u8, 0, 0xFF];
@@ -46,6 +46,7 @@ public class SafetensorsFuzzTests : CheckpointTest
             }
         }).EnsureClean();
 
+        output.WriteLine(report.Summary);
         Assert.Equal(0, leaked);
         var coded = report.Codes.Values.Sum();
         Assert.True(report.Accepted > 0 && coded > Cases / 2, $"the mutations should mostly break the file, not always: {report.Summary}");

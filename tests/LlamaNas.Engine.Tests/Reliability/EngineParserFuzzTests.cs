@@ -40,6 +40,42 @@ public sealed class EngineParserFuzzTests(ITestOutputHelper output) : Checkpoint
         });
     }
 
+    /// <summary>Tensors moved within the data section (holes, overlaps, a range past the end) and bytes added after it.</summary>
+    [Fact]
+    public void Safetensors_data_offsets()
+    {
+        var original = File.ReadAllBytes(Stories260KWeights);
+        var headerLength = (int)BitConverter.ToUInt64(original, 0);
+        var header = JsonNode.Parse(original.AsSpan(8, headerLength))!.AsObject();
+        var data = original[(8 + headerLength)..];
+        var names = header.Where(kv => kv.Key != "__metadata__").Select(kv => kv.Key).ToArray();
+        var path = Dir.File("model.safetensors");
+
+        (byte[] Bytes, string What) Move(int seed)
+        {
+            var random = new Random(seed);
+            var mutated = header.DeepClone().AsObject();
+            var name = names[random.Next(names.Length)];
+            var offsets = mutated[name]!["data_offsets"]!.AsArray();
+            var (begin, end) = (offsets[0]!.GetValue<long>(), offsets[1]!.GetValue<long>());
+            var shift = random.Next(4) switch { 0 => 4L * random.Next(-4, 5), 1 => end - begin, 2 => -begin, _ => data.Length - end };
+            var extra = random.Next(4) == 0 ? random.Next(1, 64) : 0;
+            mutated[name]!["data_offsets"] = new JsonArray(begin + shift, end + shift);
+            byte[] json = [.. Encoding.UTF8.GetBytes(mutated.ToJsonString())];
+            return ([.. BitConverter.GetBytes((ulong)json.Length), .. json, .. data, .. new byte[extra]], $"move {name} by {shift}, {extra} bytes added");
+        }
+
+        var report = FuzzRun.Run("safetensors data offsets", Cases, Move, bytes =>
+        {
+            File.WriteAllBytes(path, bytes);
+            using var file = SafetensorsFile.Open(path);
+        }).EnsureClean();
+        output.WriteLine(report.Summary);
+        Assert.All(
+            [Core.Diagnostics.DiagnosticCodes.SafetensorsInvalidOffsets, Core.Diagnostics.DiagnosticCodes.SafetensorsOverlappingTensors, Core.Diagnostics.DiagnosticCodes.SafetensorsDataNotContiguous],
+            c => Assert.True(report.Codes.ContainsKey(c), $"no case reached {c}: {report.Summary}"));
+    }
+
     [Fact]
     public void Shard_index()
     {
