@@ -167,6 +167,10 @@ public sealed record LlamaConfig
         {
             throw new LlamaNasException(DiagnosticCodes.ConfigInvalidJson, $"config.json is not valid JSON: {e.Message}", new DiagnosticLocation(path, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1), e);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LlamaNasException(DiagnosticCodes.ConfigNotFound, $"config.json cannot be read ({e.Message}); check its permissions.", new DiagnosticLocation(path), e);
+        }
 
         if (root is not JsonObject obj)
         {
