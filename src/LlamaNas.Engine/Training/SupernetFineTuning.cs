@@ -93,8 +93,8 @@ public static class SupernetFineTuning
 
     /// <summary>
     /// Checks the settings and the output folder before any model or data is read: LNAS0720 (bad numbers), LNAS0724
-    /// (unknown strategy), LNAS0704 (unknown format), LNAS0700 (no data file), LNAS0725 (the folder holds a run and
-    /// <see cref="FineTuneSettings.Resume"/> is off).
+    /// (unknown strategy), LNAS0704 (unknown format), LNAS0700 (no data file), LNAS0111 (another run holds the folder),
+    /// LNAS0725 (the folder holds a run and <see cref="FineTuneSettings.Resume"/> is off).
     /// </summary>
     public static void Validate(FineTuneSettings settings)
     {
