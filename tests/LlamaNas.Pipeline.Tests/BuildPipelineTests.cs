@@ -67,36 +67,43 @@ public sealed class BuildPipelineTests
         var held = dir.Write("p/held.txt", "A bird sang in the tree.\n");
         var project = dir.Write("p/p.nasproj", TinyProject.Text().Replace("<SelfGeneratedData>true</SelfGeneratedData>", "<HeldOutText>held.txt</HeldOutText>", StringComparison.Ordinal)
             .Replace("<ItemGroup>", "<ItemGroup>\n    <TrainingData Include=\"train.txt\" />", StringComparison.Ordinal));
-        var log = new BuildLog(TextWriter.Null, TextWriter.Null);
-        var before = BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, log);
+        var before = Plan(project);
         var keyFile = before.KeyFile(StageNames.Search);
         var stamp = File.GetLastWriteTimeUtc(keyFile);
 
         // A re-plan of the same inputs rewrites no key file (timestamps stay put for MSBuild's Inputs/Outputs).
         Thread.Sleep(20);
-        BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, log);
+        Plan(project);
         Assert.Equal(stamp, File.GetLastWriteTimeUtc(keyFile));
 
         // Editing the training data changes the data key and everything after it.
         File.AppendAllText(data, "<|endoftext|>\nA new story.\n");
-        var edited = BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, log);
+        var edited = Plan(project);
         Assert.All(StageNames.All, s => Assert.NotEqual(before.Keys[s], edited.Keys[s]));
 
         // Editing only the held-out text keeps data and fine-tuning.
         File.AppendAllText(held, "The sun was warm.\n");
-        var heldEdited = BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, log);
+        var heldEdited = Plan(project);
         Assert.Equal(edited.Keys[StageNames.FineTune], heldEdited.Keys[StageNames.FineTune]);
         Assert.NotEqual(edited.Keys[StageNames.Search], heldEdited.Keys[StageNames.Search]);
 
         // A stage whose stamp matches but whose outputs are gone is not up to date.
         File.WriteAllText(heldEdited.StampFile(StageNames.Select), heldEdited.Keys[StageNames.Select] + "\n");
         Assert.False(BuildPipeline.IsUpToDate(heldEdited, StageNames.Select));
-        BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, log);
+        Plan(project);
         Assert.False(File.Exists(heldEdited.StampFile(StageNames.Select)));
+
+        // One build of a project at a time: a second gets LNAS0111 at once, naming the first.
+        using (Plan(project, dispose: false))
+        {
+            var locked = Assert.Throws<LlamaNasException>(() => Plan(project));
+            Assert.Equal(DiagnosticCodes.OutputFolderLocked, locked.Code);
+            Assert.Contains(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), locked.Message, StringComparison.Ordinal);
+        }
 
         // A deleted input is a coded error at its item's line.
         File.Delete(data);
-        var e = Assert.Throws<LlamaNasException>(() => BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, log));
+        var e = Assert.Throws<LlamaNasException>(() => Plan(project));
         Assert.Equal(DiagnosticCodes.ProjectFileNotFound, e.Code);
         var line = File.ReadAllLines(project).ToList().FindIndex(l => l.Contains("<TrainingData", StringComparison.Ordinal)) + 1;
         Assert.Equal((project, line, 5), (e.Diagnostic.Location!.File, e.Diagnostic.Location.Line, e.Diagnostic.Location.Column));
@@ -113,7 +120,7 @@ public sealed class BuildPipelineTests
         {
             using var cancel = new CancellationTokenSource();
             var log = new BuildLog(new CancelOn(when, cancel), TextWriter.Null);
-            var context = BuildPipeline.Plan(new BuildRequest { ProjectFile = interrupted }, log);
+            using var context = BuildPipeline.Plan(new BuildRequest { ProjectFile = interrupted }, log);
             Assert.Throws<OperationCanceledException>(() => BuildPipeline.RunAll(context, log, cancel.Token));
         }
 
@@ -134,10 +141,22 @@ public sealed class BuildPipelineTests
         using var output = new StringWriter();
         using var error = new StringWriter();
         var log = new BuildLog(output, error);
-        var context = BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, log);
+        using var context = BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, log);
         BuildPipeline.RunAll(context, log);
         Assert.Equal(string.Empty, error.ToString());
         return (context, output.ToString());
+    }
+
+    /// <summary>Plans <paramref name="project"/>; the context is disposed (its lock released) unless asked otherwise.</summary>
+    private static BuildContext Plan(string project, bool dispose = true)
+    {
+        var context = BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, new BuildLog(TextWriter.Null, TextWriter.Null));
+        if (dispose)
+        {
+            context.Dispose();
+        }
+
+        return context;
     }
 
     private static IEnumerable<string> Headlines(string log) => log.Split('\n')

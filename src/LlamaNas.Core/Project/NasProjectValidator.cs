@@ -31,11 +31,15 @@ internal sealed class NasProjectValidator
         var project = v.Build();
         if (v._errors.Count > 0 || project is null)
         {
-            throw new LlamaNasException([.. v._errors.Concat(v._warnings).OrderBy(d => d.Location?.Line ?? 0).ThenBy(d => d.Location?.Column ?? 0)]);
+            // Errors first (the exception's code is the first error's), each group in file order.
+            throw new LlamaNasException([.. InFileOrder(v._errors), .. InFileOrder(v._warnings)]);
         }
 
         return project with { Warnings = v._warnings, Locations = v._locations };
     }
+
+    private static IEnumerable<Diagnostic> InFileOrder(IEnumerable<Diagnostic> diagnostics) =>
+        diagnostics.OrderBy(d => d.Location?.Line ?? 0).ThenBy(d => d.Location?.Column ?? 0);
 
     private NasProject? Build()
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlamaNas.Core.IO;
 using LlamaNas.Core.Project;
 using LlamaNas.Core.Search;
 using LlamaNas.Engine.Training;
@@ -43,8 +44,10 @@ public static class StageNames
 /// parent stage's key, the stage's normalized settings, the engine version and the seed (the base model by its
 /// files' hashes), so a change anywhere re-runs exactly the stages it can affect.
 /// </summary>
-public sealed class BuildContext
+public sealed class BuildContext : IDisposable
 {
+    private OutputLock? _lock;
+
     public const string WorkFolder = "llamanas";
 
     internal BuildContext(NasProject project, string outDir, string objDir, string cacheDir)
@@ -72,6 +75,18 @@ public sealed class BuildContext
     public SearchSpace Space { get; }
 
     public IReadOnlyDictionary<string, string> Keys { get; }
+
+    /// <summary>
+    /// Takes the project's intermediate folder for this process (LNAS0111 names the holder when another build of the
+    /// same project runs: MSBuild builds one project concurrently in some solutions). Released on <see cref="Dispose"/>.
+    /// </summary>
+    internal void Lock() => _lock ??= OutputLock.Acquire(WorkDir, "build " + Path.GetFileName(Project.ProjectFile));
+
+    public void Dispose()
+    {
+        _lock?.Dispose();
+        _lock = null;
+    }
 
     public static string EngineVersion => SupernetFineTuning.EngineVersion;
 

@@ -35,7 +35,10 @@ public sealed class BuildLog(TextWriter output, TextWriter error)
 /// </summary>
 public static class BuildPipeline
 {
-    /// <summary>Reads, validates and keys the project (no weights are read); reports its warnings.</summary>
+    /// <summary>
+    /// Reads, validates and keys the project (no weights are read), reports its warnings, and locks its intermediate
+    /// folder until the returned context is disposed.
+    /// </summary>
     public static BuildContext Plan(BuildRequest request, BuildLog log)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -52,6 +55,22 @@ public static class BuildPipeline
         var objDir = Path.GetFullPath(request.ObjDir ?? Path.Combine("obj", request.Configuration), dir);
         var cache = request.CacheDir is { Length: > 0 } c ? Path.GetFullPath(c) : project.CacheDirectory ?? BuildContext.DefaultCacheDirectory();
         var context = new BuildContext(project, outDir, objDir, cache);
+        try
+        {
+            context.Lock();
+            WriteKeys(context);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+
+        return context;
+    }
+
+    private static void WriteKeys(BuildContext context)
+    {
         foreach (var stage in StageNames.All)
         {
             var keyFile = context.KeyFile(stage);
@@ -66,8 +85,6 @@ public static class BuildPipeline
                 File.Delete(context.StampFile(stage));
             }
         }
-
-        return context;
     }
 
     /// <summary>Runs every stage that is not up to date, in order.</summary>

@@ -35,7 +35,7 @@ internal static class DataStage
         }
 
         TorchRuntime.EnsureInitialized();
-        var tokenizer = TokenizerLoader.Load(p.BaseModel);
+        var tokenizer = TokenizerLoader.LoadForModel(p.BaseModel);
         using var model = LlamaForCausalLM.Load(p.BaseModel);
         Write(context.TrainingFile!, Sample(model, tokenizer, p.SelfGeneratedSamples, p.SelfGeneratedTokens, p.Seed ^ TrainStream));
         Write(context.HeldOutFile!, Sample(model, tokenizer, p.SelfGeneratedHeldOutSamples, p.SelfGeneratedTokens, p.Seed ^ HeldOutStream));

@@ -35,6 +35,7 @@ internal static class ExportStage
             throw new LlamaNasException(DiagnosticCodes.BuildOutputNotOurs, $"the output folder {target} exists and was not written by llamanas (no {ManifestFile}); move it away or set LlamaNasModelFolder to another name.", context.Project.Where("LlamaNasModelFolder"));
         }
 
+        SweepTemporaries(context);
         var selection = Selection.Load(context.SelectionFile);
         var temp = Path.Combine(context.OutDir, $".{context.Project.ModelFolder}.tmp-{RandomNumberGenerator.GetHexString(8, lowercase: true)}");
         try
@@ -67,6 +68,18 @@ internal static class ExportStage
 
         var manifest = new ExportManifest(1, context.Project.Name, context.Keys[StageNames.FineTune], selection.Selected, selection.QualityMetric);
         AtomicFile.WriteAllText(Path.Combine(folder, ManifestFile), JsonSerializer.Serialize(manifest, ParetoDocument.Json) + "\n");
+    }
+
+    /// <summary>Temporary folders an interrupted export left (this build holds the project's lock, so none is in use).</summary>
+    private static void SweepTemporaries(BuildContext context)
+    {
+        if (Directory.Exists(context.OutDir))
+        {
+            foreach (var folder in Directory.EnumerateDirectories(context.OutDir, $".{context.Project.ModelFolder}.tmp-*"))
+            {
+                TryDelete(folder);
+            }
+        }
     }
 
     /// <summary>Swaps <paramref name="temp"/> in for <paramref name="target"/>: the old folder is moved aside first and removed last.</summary>

@@ -123,7 +123,7 @@ public sealed record EvaluatorSettings
         }
 
         TorchRuntime.EnsureInitialized();
-        var tokenizer = TokenizerLoader.Load(Model);
+        var tokenizer = TokenizerLoader.LoadForModel(Model);
         using var checkpoint = LlamaCheckpoint.Open(Model);
         var defaults = SearchSpaceSpec.LlamaNas(checkpoint.Config);
         var spec = new SearchSpaceSpec

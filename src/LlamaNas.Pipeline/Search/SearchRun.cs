@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.IO;
 using LlamaNas.Core.Search;
 using LlamaNas.Engine.Search;
 
@@ -41,6 +42,9 @@ public static class SearchRun
         ArgumentNullException.ThrowIfNull(progress);
         var options = request.Options;
         var described = Describe(request);
+
+        // One writer per search folder: a second search (or build) on it gets LNAS0111 naming this one.
+        using var writer = OutputLock.Acquire(request.OutputDirectory, "search");
         var outputs = new SearchOutputs(request.OutputDirectory);
         var state = outputs.LoadState();
         if (state is not null)

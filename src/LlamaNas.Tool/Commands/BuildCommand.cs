@@ -26,7 +26,7 @@ public static class BuildCommand
         command.SetAction((result, cancel) =>
         {
             var log = new BuildLog(result.InvocationConfiguration.Output, result.InvocationConfiguration.Error);
-            var context = BuildPipeline.Plan(
+            using var context = BuildPipeline.Plan(
                 new BuildRequest
                 {
                     ProjectFile = result.GetValue(project)!,

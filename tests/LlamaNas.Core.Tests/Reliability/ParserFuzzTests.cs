@@ -35,6 +35,46 @@ public sealed class ParserFuzzTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Nasproj_xml()
+    {
+        _dir.Write("train.txt", "A story.\n");
+        _dir.Write("held.txt", "Another story.\n");
+        var project = $"""
+            <Project Sdk="LlamaNas.Sdk/0.1.0">
+              <PropertyGroup>
+                <BaseModel>{SharedData.Stories260K}</BaseModel>
+                <HeldOutText>held.txt</HeldOutText>
+                <SizeBudget>0.9</SizeBudget>
+                <SearchEvaluations>10</SearchEvaluations>
+                <FineTuneSteps>5</FineTuneSteps>
+                <Seed>3</Seed>
+              </PropertyGroup>
+              <ItemGroup>
+                <TrainingData Include="train.txt" />
+                <SearchDimension Include="Depth" Choices="4;5" />
+                <SearchDimension Include="MlpWidth" Choices="86;172" />
+              </ItemGroup>
+            </Project>
+            """;
+        var path = _dir.File("p.nasproj");
+        Fuzz(".nasproj", Encoding.UTF8.GetBytes(project), bytes =>
+        {
+            File.WriteAllBytes(path, bytes);
+            LlamaNas.Core.Project.NasProject.Read(path);
+        });
+    }
+
+    /// <summary>The SDK's evaluated values (JSON) beside a valid project: the other front end's input.</summary>
+    [Fact]
+    public void Nasproj_evaluated_json()
+    {
+        _dir.Write("held.txt", "Another story.\n");
+        var path = _dir.Write("e.nasproj", $"<Project><PropertyGroup><BaseModel>{SharedData.Stories260K}</BaseModel></PropertyGroup></Project>");
+        var evaluated = $$$"""{"properties": {"BaseModel": "{{{SharedData.Stories260K}}}", "HeldOutText": "held.txt", "FineTune": "false", "SizeBudget": "0.9", "Seed": "2"}, "items": [{"type": "SearchDimension", "include": "Depth", "metadata": {"Choices": "4;5"}}]}""";
+        Fuzz("evaluated.json", Encoding.UTF8.GetBytes(evaluated), bytes => LlamaNas.Core.Project.NasProject.Read(path, Encoding.UTF8.GetString(bytes)));
+    }
+
+    [Fact]
     public void Arc_jsonl() =>
         FuzzTask("arc_easy", "arc/ARC-Easy-Test.jsonl", HeadLines(SharedData.Path("data", "arc", "ARC-Easy-Test.jsonl"), 6));
 
