@@ -3,6 +3,7 @@ using System.Text.Json;
 using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.IO;
 using LlamaNas.Engine.Checkpoints;
+using LlamaNas.Engine.Export;
 using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Native;
 using LlamaNas.Engine.Tokenization;
@@ -22,7 +23,7 @@ public sealed record ExportManifest(int Format, string Project, string Supernet,
 /// </summary>
 internal static class ExportStage
 {
-    public const string ManifestFile = "llamanas.json";
+    public const string ManifestFile = ModelExporter.ManifestFile;
 
 
     public static IReadOnlyList<string> Files { get; } = [CheckpointFiles.Config, CheckpointFiles.SingleFile, ManifestFile];
@@ -40,11 +41,11 @@ internal static class ExportStage
         try
         {
             Write(context, selection, temp);
-            Replace(temp, target);
+            ModelExporter.ReplaceFolder(temp, target);
         }
         catch
         {
-            TryDelete(temp);
+            ModelExporter.TryDeleteFolder(temp);
             throw;
         }
 
@@ -67,37 +68,5 @@ internal static class ExportStage
 
         var manifest = new ExportManifest(1, context.Project.Name, context.Keys[StageNames.FineTune], selection.Selected, selection.QualityMetric);
         AtomicFile.WriteAllText(Path.Combine(folder, ManifestFile), JsonSerializer.Serialize(manifest, ParetoDocument.Json) + "\n");
-    }
-
-    /// <summary>Swaps <paramref name="temp"/> in for <paramref name="target"/>: the old folder is moved aside first and removed last.</summary>
-    private static void Replace(string temp, string target)
-    {
-        string? old = null;
-        if (Directory.Exists(target))
-        {
-            old = temp + ".old";
-            Directory.Move(target, old);
-        }
-
-        Directory.Move(temp, target);
-        if (old is not null)
-        {
-            TryDelete(old);
-        }
-    }
-
-    private static void TryDelete(string folder)
-    {
-        try
-        {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A leftover temporary folder is harmless; the next export uses a new name.
-        }
     }
 }

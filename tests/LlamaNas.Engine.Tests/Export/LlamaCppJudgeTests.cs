@@ -1,0 +1,105 @@
+using System.Globalization;
+using LlamaNas.Core.Search;
+using LlamaNas.Engine.Export;
+using LlamaNas.Engine.Generation;
+using LlamaNas.Engine.Modeling;
+using LlamaNas.TestSupport;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace LlamaNas.Engine.Tests.Export;
+
+/// <summary>
+/// llama.cpp is the judge: exported stories260K GGUFs load in llama.cpp, and its greedy text from BOS equals
+/// llamanas's own (<see cref="TextGenerator"/>) for the same weights, with next-token probabilities that agree.
+/// </summary>
+public sealed class LlamaCppJudgeTests(StoriesModel stories, ITestOutputHelper output) : IClassFixture<StoriesModel>
+{
+    private const int NewTokens = 60;
+    private const int ProbabilitySteps = 8;
+
+    /// <summary>shared/README.md: stories260K's greedy story from BOS, 60 tokens.</summary>
+    private const string ReferenceStory = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high";
+
+    public static TheoryData<string, string> Subnetworks => new()
+    {
+        { "full", "llama" },
+        { "depth4", "llama" },
+        { "nonuniform", "deci" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Subnetworks))]
+    public void An_f32_export_generates_exactly_llamanas_greedy_text_in_llama_cpp(string which, string architecture)
+    {
+        var arch = Architecture(which);
+        using var temp = new TempDir();
+        var path = temp.File(which + ".gguf");
+        Assert.Equal(architecture, ModelExporter.Export(stories.Model, StoriesModel.Directory, path, new ExportOptions { Format = ExportFormat.Gguf, Architecture = arch }).Architecture);
+
+        var judged = LlamaCpp.Greedy(path, NewTokens, ProbabilitySteps);
+        var (ours, probabilities) = Ours(arch, judged.Tokens);
+        Assert.Equal(stories.Tokenizer.BosId, judged.Bos);
+        Assert.Equal(ours, judged.Tokens);
+        Assert.Equal(stories.Tokenizer.Decode(ours), judged.Text.TrimStart(' '));
+        if (which == "full")
+        {
+            Assert.Equal(ReferenceStory, judged.Text.TrimStart(' '));
+        }
+
+        var gap = MaxGap(probabilities, judged.Probabilities);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{which} ({architecture}, F32): {judged.Tokens.Length} tokens equal; largest next-token probability gap over {ProbabilitySteps} steps {gap:E2}"));
+        Assert.True(gap <= 1e-5, $"llama.cpp's next-token probabilities differ from llamanas's by up to {gap}");
+    }
+
+    [Fact]
+    public void A_q8_0_export_agrees_with_llamanas_fp32_greedy_text()
+    {
+        using var temp = new TempDir();
+        var path = temp.File("q8_0.gguf");
+        var result = ModelExporter.Export(stories.Model, StoriesModel.Directory, path, new ExportOptions { Format = ExportFormat.Gguf, DType = ExportDType.Q8_0 });
+        Assert.Equal(5, result.F16Fallback.Count);
+
+        var judged = LlamaCpp.Greedy(path, NewTokens, ProbabilitySteps);
+        var (ours, probabilities) = Ours(stories.Model.FullArchitecture, judged.Tokens);
+        var prefix = ours.Zip(judged.Tokens).TakeWhile(p => p.First == p.Second).Count();
+        var gap = MaxGap(probabilities, judged.Probabilities);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Q8_0: first token {(ours[0] == judged.Tokens[0] ? "agrees" : "differs")}, common prefix {prefix} of {ours.Length} tokens; largest next-token probability gap {gap:E2}"));
+        Assert.Equal(ours[0], judged.Tokens[0]);
+        Assert.True(prefix >= 30, $"llama.cpp's Q8_0 greedy text leaves llamanas's fp32 text after {prefix} tokens: '{judged.Text}'");
+        Assert.True(gap <= 0.05, $"Q8_0 next-token probabilities differ from fp32 by up to {gap}");
+    }
+
+    private SubnetworkArchitecture Architecture(string which) => which switch
+    {
+        "full" => stories.Model.FullArchitecture,
+        "depth4" => new SubnetworkArchitecture(64, [172, 172, 172, 172], [8, 8, 8, 8], [4, 4, 4, 4]),
+        _ => SafetensorsExportTests.NonUniform,
+    };
+
+    /// <summary>
+    /// llamanas's greedy tokens for <paramref name="arch"/> from BOS, and its next-token probabilities at the first
+    /// steps along <paramref name="path"/> (llama.cpp's tokens, so both score the same prefixes).
+    /// </summary>
+    private (int[] Tokens, float[][] Probabilities) Ours(SubnetworkArchitecture arch, int[] path)
+    {
+        using var model = stories.Model.ExtractSubnetwork(arch);
+        var bos = stories.Tokenizer.BosId!.Value;
+        var tokens = TextGenerator.Generate(model, [[bos]], new GenerationOptions { MaxNewTokens = NewTokens }, [stories.Tokenizer.EosId!.Value])[0];
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        long[] ids = [bos, .. path.Take(ProbabilitySteps - 1).Select(t => (long)t)];
+        var probabilities = model.Forward(tensor(ids).unsqueeze(0)).squeeze(0).softmax(-1);
+        return (tokens, [.. Enumerable.Range(0, ids.Length).Select(i => probabilities[i].data<float>().ToArray())]);
+    }
+
+    private static double MaxGap(float[][] ours, float[][] theirs)
+    {
+        Assert.Equal(ours.Length, theirs.Length);
+        return ours.Zip(theirs).Max(step =>
+        {
+            Assert.Equal(step.First.Length, step.Second.Length);
+            return step.First.Zip(step.Second).Max(p => Math.Abs(p.First - p.Second));
+        });
+    }
+}
