@@ -57,9 +57,13 @@ public static class LlamaCpp
 
         var folder = Folder;
         var installed = Path.Combine(folder, "node_modules", "node-llama-cpp", "package.json");
-        if (File.Exists(installed) && JsonDocument.Parse(File.ReadAllText(installed)).RootElement.GetProperty("version").GetString() == Version)
+        if (File.Exists(installed))
         {
-            return folder;
+            using var package = JsonDocument.Parse(File.ReadAllText(installed));
+            if (package.RootElement.GetProperty("version").GetString() == Version)
+            {
+                return folder;
+            }
         }
 
         Directory.CreateDirectory(folder);

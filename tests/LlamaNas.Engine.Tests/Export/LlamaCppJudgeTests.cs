@@ -26,6 +26,7 @@ public sealed class LlamaCppJudgeTests(StoriesModel stories, ITestOutputHelper o
         { "full", "llama" },
         { "depth4", "llama" },
         { "nonuniform", "deci" },
+        { "hidden48", "llama" },
     };
 
     [Theory]
@@ -74,6 +75,7 @@ public sealed class LlamaCppJudgeTests(StoriesModel stories, ITestOutputHelper o
     {
         "full" => stories.Model.FullArchitecture,
         "depth4" => new SubnetworkArchitecture(64, [172, 172, 172, 172], [8, 8, 8, 8], [4, 4, 4, 4]),
+        "hidden48" => stories.Model.FullArchitecture with { HiddenSize = 48 }, // head size 8 ≠ hidden / heads
         _ => SafetensorsExportTests.NonUniform,
     };
 
