@@ -35,9 +35,9 @@ public static class GgufModel
     internal static ExportResult Write(LlamaForCausalLM model, SubnetworkArchitecture arch, ITextTokenizer tokenizer, string tokenizerDirectory, string path, ExportOptions options)
     {
         var config = model.Config.WithLayers(arch.HiddenSize, arch.IntermediateSizes, arch.AttentionHeads, arch.KeyValueHeads);
-        if (config.RopeScaling is { Type: not "linear" } scaling)
+        if (config.RopeScaling is { Type: not ("linear" or "llama3") } scaling)
         {
-            throw new LlamaNasException(DiagnosticCodes.ExportUnsupportedModel, $"the model uses '{scaling.Type}' RoPE scaling, which the GGUF export does not write yet (it needs a rope_freqs tensor); export safetensors instead.");
+            throw new LlamaNasException(DiagnosticCodes.ExportUnsupportedModel, $"the model uses '{scaling.Type}' RoPE scaling, which has no GGUF form here; export safetensors instead.");
         }
 
         var uniform = arch.IntermediateSizes.Distinct().Count() == 1 && arch.AttentionHeads.Distinct().Count() == 1 && arch.KeyValueHeads.Distinct().Count() == 1;
@@ -66,7 +66,7 @@ public static class GgufModel
         writer.Add($"{a}.rope.freq_base", GgufValue.Of((float)config.RopeTheta));
         writer.Add($"{a}.attention.layer_norm_rms_epsilon", GgufValue.Of((float)config.RmsNormEps));
         writer.Add($"{a}.vocab_size", GgufValue.Of((uint)config.VocabSize));
-        if (config.RopeScaling is { } linear)
+        if (config.RopeScaling is { Type: "linear" } linear)
         {
             writer.Add($"{a}.rope.scaling.type", GgufValue.Of("linear"));
             writer.Add($"{a}.rope.scaling.factor", GgufValue.Of((float)linear.Factor));
@@ -75,6 +75,11 @@ public static class GgufModel
         AddTokenizer(writer, tokenizer, tokenizerDirectory, config);
 
         using var scope = NewDisposeScope();
+        if (config.RopeScaling is { Type: "llama3" } llama3)
+        {
+            writer.AddTensor("rope_freqs.weight", tensor(Llama3FrequencyFactors(config.RopeTheta, config.HeadDim, llama3)), GgmlType.F32);
+        }
+
         var fallback = new List<string>();
         foreach (var (name, slice) in model.SubnetworkSlices(arch))
         {
@@ -107,6 +112,33 @@ public static class GgufModel
 
         writer.Write(path);
         return new ExportResult(path, ExportFormat.Gguf, a, config.ParameterCount(), fallback);
+    }
+
+    /// <summary>
+    /// Llama 3's RoPE scaling as llama.cpp applies it: one divisor per frequency pair (<c>rope_freqs</c>), 1 for short
+    /// wavelengths, the factor for long ones and a smooth blend between, so that frequency / divisor equals the
+    /// scaled inverse frequency Hugging Face (and llamanas) computes.
+    /// </summary>
+    internal static float[] Llama3FrequencyFactors(double theta, int headDim, RopeScaling scaling)
+    {
+        var low = scaling.OriginalMaxPositionEmbeddings / scaling.LowFreqFactor;
+        var high = scaling.OriginalMaxPositionEmbeddings / scaling.HighFreqFactor;
+        return [.. Enumerable.Range(0, headDim / 2).Select(i =>
+        {
+            var wavelength = 2 * Math.PI * Math.Pow(theta, 2.0 * i / headDim);
+            if (wavelength < high)
+            {
+                return 1f;
+            }
+
+            if (wavelength > low)
+            {
+                return (float)scaling.Factor;
+            }
+
+            var smooth = ((scaling.OriginalMaxPositionEmbeddings / wavelength) - scaling.LowFreqFactor) / (scaling.HighFreqFactor - scaling.LowFreqFactor);
+            return (float)(1 / (((1 - smooth) / scaling.Factor) + smooth));
+        })];
     }
 
     /// <summary>Vectors (norms, biases) stay F32 as in llama.cpp's converter; matrices take the requested type.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlamaNas.Core.Models;
 using LlamaNas.Core.Search;
 using LlamaNas.Engine.Export;
 using LlamaNas.Engine.Generation;
@@ -39,7 +40,7 @@ public sealed class LlamaCppJudgeTests(StoriesModel stories, ITestOutputHelper o
         Assert.Equal(architecture, ModelExporter.Export(stories.Model, StoriesModel.Directory, path, new ExportOptions { Format = ExportFormat.Gguf, Architecture = arch }).Architecture);
 
         var judged = LlamaCpp.Greedy(path, NewTokens, ProbabilitySteps);
-        var (ours, probabilities) = Ours(arch, judged.Tokens);
+        var (ours, probabilities) = Ours(stories.Model, arch, judged.Tokens);
         Assert.Equal(stories.Tokenizer.BosId, judged.Bos);
         Assert.Equal(ours, judged.Tokens);
         Assert.Equal(stories.Tokenizer.Decode(ours), judged.Text.TrimStart(' '));
@@ -62,13 +63,58 @@ public sealed class LlamaCppJudgeTests(StoriesModel stories, ITestOutputHelper o
         Assert.Equal(5, result.F16Fallback.Count);
 
         var judged = LlamaCpp.Greedy(path, NewTokens, ProbabilitySteps);
-        var (ours, probabilities) = Ours(stories.Model.FullArchitecture, judged.Tokens);
+        var (ours, probabilities) = Ours(stories.Model, stories.Model.FullArchitecture, judged.Tokens);
         var prefix = ours.Zip(judged.Tokens).TakeWhile(p => p.First == p.Second).Count();
         var gap = MaxGap(probabilities, judged.Probabilities);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Q8_0: first token {(ours[0] == judged.Tokens[0] ? "agrees" : "differs")}, common prefix {prefix} of {ours.Length} tokens; largest next-token probability gap {gap:E2}"));
         Assert.Equal(ours[0], judged.Tokens[0]);
         Assert.True(prefix >= 30, $"llama.cpp's Q8_0 greedy text leaves llamanas's fp32 text after {prefix} tokens: '{judged.Text}'");
         Assert.True(gap <= 0.05, $"Q8_0 next-token probabilities differ from fp32 by up to {gap}");
+    }
+
+    public static TheoryData<string, string> RandomModels => new()
+    {
+        { "llama3-rope", "llama" },
+        { "llama3-rope-subnetwork", "deci" },
+        { "linear-rope", "llama" },
+    };
+
+    /// <summary>
+    /// What stories260K lacks, on random weights with its tokenizer: untied embeddings (output.weight), attention
+    /// and MLP biases, Llama 3 RoPE scaling (a rope_freqs tensor) or linear scaling, a per-layer sub-network of that.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RandomModels))]
+    public void Untied_biased_rope_scaled_models_compute_in_llama_cpp_what_they_compute_in_llamanas(string which, string architecture)
+    {
+        var config = TorchTest.TinyConfig(layers: 3, vocab: stories.Model.Config.VocabSize, tied: false) with
+        {
+            AttentionBias = true,
+            MlpBias = true,
+            MaxPositionEmbeddings = 256,
+            RopeScaling = which.StartsWith("linear", StringComparison.Ordinal) ? new RopeScaling("linear", 2) : new RopeScaling("llama3", 8, 1, 4, 16),
+        };
+        using var model = TorchTest.RandomModel(config, seed: 7);
+        var arch = which.EndsWith("subnetwork", StringComparison.Ordinal) ? new SubnetworkArchitecture(32, [48, 16, 32], [4, 2, 4], [2, 1, 2]) : model.FullArchitecture;
+        using var temp = new TempDir();
+        var path = temp.File(which + ".gguf");
+        Assert.Equal(architecture, ModelExporter.Export(model, StoriesModel.Directory, path, new ExportOptions { Format = ExportFormat.Gguf, Architecture = arch }).Architecture);
+        var file = GgufFile.Open(path);
+        Assert.Contains(file.Tensors, t => t.Name == "output.weight");
+        Assert.Contains(file.Tensors, t => t.Name == "blk.0.attn_q.bias");
+        Assert.Equal(which.StartsWith("llama3", StringComparison.Ordinal), file.Tensors.Any(t => t.Name == "rope_freqs.weight"));
+
+        var judged = LlamaCpp.Greedy(path, 20, ProbabilitySteps);
+        var (ours, probabilities) = Ours(model, arch, judged.Tokens);
+        // Random weights give flat distributions, so log-probabilities are compared; the same weights without
+        // the RoPE scaling are the control that shows the comparison would notice a wrong RoPE.
+        var gap = MaxLogGap(probabilities, judged.Probabilities);
+        using var unscaled = TorchTest.RandomModel(config with { RopeScaling = null }, seed: 7);
+        var control = MaxLogGap(Ours(unscaled, arch, judged.Tokens).Probabilities, judged.Probabilities);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{which} ({architecture}, F32, random weights): largest log-probability gap {gap:E2}; without RoPE scaling {control:E2}"));
+        Assert.True(gap <= 1e-4, $"llama.cpp's next-token log-probabilities differ from llamanas's by up to {gap}");
+        Assert.True(control >= 1e-2, $"dropping the RoPE scaling changes the log-probabilities by only {control}");
+        Assert.Equal(ours.Take(20), judged.Tokens);
     }
 
     private SubnetworkArchitecture Architecture(string which) => which switch
@@ -83,9 +129,9 @@ public sealed class LlamaCppJudgeTests(StoriesModel stories, ITestOutputHelper o
     /// llamanas's greedy tokens for <paramref name="arch"/> from BOS, and its next-token probabilities at the first
     /// steps along <paramref name="path"/> (llama.cpp's tokens, so both score the same prefixes).
     /// </summary>
-    private (int[] Tokens, float[][] Probabilities) Ours(SubnetworkArchitecture arch, int[] path)
+    private (int[] Tokens, float[][] Probabilities) Ours(LlamaForCausalLM source, SubnetworkArchitecture arch, int[] path)
     {
-        using var model = stories.Model.ExtractSubnetwork(arch);
+        using var model = source.ExtractSubnetwork(arch);
         var bos = stories.Tokenizer.BosId!.Value;
         var tokens = TextGenerator.Generate(model, [[bos]], new GenerationOptions { MaxNewTokens = NewTokens }, [stories.Tokenizer.EosId!.Value])[0];
         using var noGrad = no_grad();
@@ -94,6 +140,9 @@ public sealed class LlamaCppJudgeTests(StoriesModel stories, ITestOutputHelper o
         var probabilities = model.Forward(tensor(ids).unsqueeze(0)).squeeze(0).softmax(-1);
         return (tokens, [.. Enumerable.Range(0, ids.Length).Select(i => probabilities[i].data<float>().ToArray())]);
     }
+
+    private static double MaxLogGap(float[][] ours, float[][] theirs) =>
+        ours.Zip(theirs).Max(step => step.First.Zip(step.Second).Max(p => Math.Abs(Math.Log(p.First) - Math.Log(p.Second))));
 
     private static double MaxGap(float[][] ours, float[][] theirs)
     {
