@@ -5,8 +5,8 @@ using LlamaNas.TestSupport;
 
 namespace LlamaNas.Engine.Tests.Export;
 
-/// <summary>What llama.cpp generated greedily from BOS, and its next-token probabilities at the first steps.</summary>
-public sealed record LlamaCppGreedy(int Bos, int[] Tokens, string Text, float[][] Probabilities);
+/// <summary>What llama.cpp generated greedily from BOS, its next-token probabilities at the first steps, and its token ids of a text.</summary>
+public sealed record LlamaCppGreedy(int Bos, int[] Tokens, string Text, float[][] Probabilities, int[] Encoded);
 
 /// <summary>
 /// llama.cpp as the judge of exported GGUF files: node-llama-cpp (exactly <see cref="Version"/>, which ships a
@@ -31,10 +31,10 @@ public static class LlamaCpp
         }
     }
 
-    public static LlamaCppGreedy Greedy(string gguf, int newTokens, int probabilitySteps)
+    public static LlamaCppGreedy Greedy(string gguf, int newTokens, int probabilitySteps, string text = "")
     {
         var script = Path.Combine(SharedData.RepositoryRoot, "tests", "LlamaNas.Engine.Tests", "Export", "llamacpp-greedy.mjs");
-        var (code, output, error) = Run("node", [script, Install.Value, gguf, newTokens.ToString(CultureInfo.InvariantCulture), probabilitySteps.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromMinutes(2));
+        var (code, output, error) = Run("node", [script, Install.Value, gguf, newTokens.ToString(CultureInfo.InvariantCulture), probabilitySteps.ToString(CultureInfo.InvariantCulture), text], TimeSpan.FromMinutes(2));
         Assert.True(code == 0, $"llama.cpp could not run {Path.GetFileName(gguf)} (exit {code}):\n{error}\n{output}");
         using var json = JsonDocument.Parse(output);
         var root = json.RootElement;
@@ -42,7 +42,8 @@ public static class LlamaCpp
             root.GetProperty("bos").GetInt32(),
             [.. root.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32())],
             root.GetProperty("text").GetString()!,
-            [.. root.GetProperty("probabilities").EnumerateArray().Select(step => step.EnumerateArray().Select(p => p.GetSingle()).ToArray())]);
+            [.. root.GetProperty("probabilities").EnumerateArray().Select(step => step.EnumerateArray().Select(p => p.GetSingle()).ToArray())],
+            [.. root.GetProperty("encoded").EnumerateArray().Select(t => t.GetInt32())]);
     }
 
     private static string EnsureInstalled()

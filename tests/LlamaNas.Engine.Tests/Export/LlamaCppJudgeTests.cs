@@ -4,6 +4,7 @@ using LlamaNas.Core.Search;
 using LlamaNas.Engine.Export;
 using LlamaNas.Engine.Generation;
 using LlamaNas.Engine.Modeling;
+using LlamaNas.Engine.Tokenization;
 using LlamaNas.TestSupport;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -115,6 +116,40 @@ public sealed class LlamaCppJudgeTests(StoriesModel stories, ITestOutputHelper o
         Assert.True(gap <= 1e-4, $"llama.cpp's next-token log-probabilities differ from llamanas's by up to {gap}");
         Assert.True(control >= 1e-2, $"dropping the RoPE scaling changes the log-probabilities by only {control}");
         Assert.Equal(ours.Take(20), judged.Tokens);
+    }
+
+    /// <summary>Text that exercises the tokenizers: spaces, digits, punctuation, newlines, accents and emoji (byte fallback).</summary>
+    private const string TokenizerText = "Once upon a time, Lily (age 3) said: \"Héllo!\"\n\nShe  had 12345 red balls… 🎈 and ÜBER-fun.";
+
+    [Fact]
+    public void Llama_cpp_tokenizes_text_as_llamanas_does_from_the_sentencepiece_metadata()
+    {
+        using var temp = new TempDir();
+        var path = temp.File("stories.gguf");
+        ModelExporter.Export(stories.Model, StoriesModel.Directory, path, new ExportOptions { Format = ExportFormat.Gguf });
+        var judged = LlamaCpp.Greedy(path, 1, 0, TokenizerText);
+        Assert.Equal(stories.Tokenizer.Encode(TokenizerText, addSpecialTokens: false), judged.Encoded);
+    }
+
+    [Fact]
+    public void Llama_cpp_tokenizes_text_as_llamanas_does_from_the_byte_level_bpe_metadata_and_runs_the_model()
+    {
+        var source = SharedData.Path("models", "smollm2-135m");
+        var tokenizer = TokenizerLoader.Load(source);
+        var config = TorchTest.TinyConfig(layers: 2, vocab: tokenizer.VocabSize, tied: true) with { BosTokenId = tokenizer.BosId, EosTokenIds = [tokenizer.EosId!.Value] };
+        using var model = TorchTest.RandomModel(config, seed: 11);
+        using var temp = new TempDir();
+        var path = temp.File("smol.gguf");
+        ModelExporter.Export(model, source, path, new ExportOptions { Format = ExportFormat.Gguf });
+        var judged = LlamaCpp.Greedy(path, 2, 1, TokenizerText);
+        Assert.Equal(tokenizer.Encode(TokenizerText, addSpecialTokens: false), judged.Encoded);
+        Assert.Equal(tokenizer.BosId, judged.Bos);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var ours = model.Forward(tensor(new long[] { judged.Bos }).unsqueeze(0)).squeeze(0).softmax(-1)[0].data<float>().ToArray();
+        var gap = MaxLogGap([ours], judged.Probabilities);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"SmolLM2 tokenizer, random weights: {judged.Encoded.Length} tokens equal; largest log-probability gap {gap:E2}"));
+        Assert.True(gap <= 1e-4, $"llama.cpp's next-token log-probabilities differ from llamanas's by up to {gap}");
     }
 
     private SubnetworkArchitecture Architecture(string which) => which switch

@@ -1,13 +1,14 @@
 // Greedy decoding with llama.cpp (through node-llama-cpp) from BOS, for the export tests: llama.cpp is the judge
 // of whether an exported GGUF runs and what it computes.
-// Usage: node llamacpp-greedy.mjs <node-llama-cpp install folder> <model.gguf> <new tokens> <steps with probabilities>
+// Usage: node llamacpp-greedy.mjs <node-llama-cpp install folder> <model.gguf> <new tokens> <steps with probabilities> [text]
 // Prints one JSON line: {"bos": id, "tokens": [ids after BOS], "text": detokenized tokens, "probabilities": [[p(token
-// id) for every id] for each of the first steps]}; the probabilities are llama.cpp's softmax of the logits there.
+// id) for every id] for each of the first steps], "encoded": [llama.cpp's token ids of text, no special tokens]};
+// the probabilities are llama.cpp's softmax of the logits there.
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [installDir, modelPath, count, probabilitySteps] = process.argv.slice(2);
+const [installDir, modelPath, count, probabilitySteps, text = ""] = process.argv.slice(2);
 const entry = createRequire(join(installDir, "package.json")).resolve("node-llama-cpp");
 const { getLlama, LlamaLogLevel } = await import(pathToFileURL(entry).href);
 
@@ -36,7 +37,7 @@ for await (const step of sequence.evaluateWithMetadata([bos], { probabilities: t
     }
 }
 
-process.stdout.write(JSON.stringify({ bos, tokens, text: model.detokenize(tokens), probabilities }) + "\n");
+process.stdout.write(JSON.stringify({ bos, tokens, text: model.detokenize(tokens), probabilities, encoded: model.tokenize(text, false) }) + "\n");
 await context.dispose();
 await model.dispose();
 await llama.dispose();
