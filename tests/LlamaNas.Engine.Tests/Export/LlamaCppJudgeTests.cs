@@ -55,22 +55,25 @@ public sealed class LlamaCppJudgeTests(StoriesModel stories, ITestOutputHelper o
         Assert.True(gap <= 1e-5, $"llama.cpp's next-token probabilities differ from llamanas's by up to {gap}");
     }
 
-    [Fact]
-    public void A_q8_0_export_agrees_with_llamanas_fp32_greedy_text()
+    [Theory]
+    [InlineData(ExportDType.Q8_0)]
+    [InlineData(ExportDType.F16)]
+    [InlineData(ExportDType.Bf16)]
+    public void A_q8_0_or_half_precision_export_agrees_with_llamanas_fp32_greedy_text(ExportDType dtype)
     {
         using var temp = new TempDir();
-        var path = temp.File("q8_0.gguf");
-        var result = ModelExporter.Export(stories.Model, StoriesModel.Directory, path, new ExportOptions { Format = ExportFormat.Gguf, DType = ExportDType.Q8_0 });
-        Assert.Equal(5, result.F16Fallback.Count);
+        var path = temp.File("stories.gguf");
+        var result = ModelExporter.Export(stories.Model, StoriesModel.Directory, path, new ExportOptions { Format = ExportFormat.Gguf, DType = dtype });
+        Assert.Equal(dtype == ExportDType.Q8_0 ? 5 : 0, result.F16Fallback.Count);
 
         var judged = LlamaCpp.Greedy(path, NewTokens, ProbabilitySteps);
         var (ours, probabilities) = Ours(stories.Model, stories.Model.FullArchitecture, judged.Tokens);
         var prefix = ours.Zip(judged.Tokens).TakeWhile(p => p.First == p.Second).Count();
         var gap = MaxGap(probabilities, judged.Probabilities);
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Q8_0: first token {(ours[0] == judged.Tokens[0] ? "agrees" : "differs")}, common prefix {prefix} of {ours.Length} tokens; largest next-token probability gap {gap:E2}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{ModelExporter.Name(dtype)}: first token {(ours[0] == judged.Tokens[0] ? "agrees" : "differs")}, common prefix {prefix} of {ours.Length} tokens; largest next-token probability gap {gap:E2}"));
         Assert.Equal(ours[0], judged.Tokens[0]);
-        Assert.True(prefix >= 30, $"llama.cpp's Q8_0 greedy text leaves llamanas's fp32 text after {prefix} tokens: '{judged.Text}'");
-        Assert.True(gap <= 0.05, $"Q8_0 next-token probabilities differ from fp32 by up to {gap}");
+        Assert.True(prefix >= 30, $"llama.cpp's {dtype} greedy text leaves llamanas's fp32 text after {prefix} tokens: '{judged.Text}'");
+        Assert.True(gap <= 0.05, $"{dtype} next-token probabilities differ from fp32 by up to {gap}");
     }
 
     public static TheoryData<string, string> RandomModels => new()
