@@ -41,9 +41,9 @@ public static class GgufModel
         }
 
         var uniform = arch.IntermediateSizes.Distinct().Count() == 1 && arch.AttentionHeads.Distinct().Count() == 1 && arch.KeyValueHeads.Distinct().Count() == 1;
-        var a = uniform ? "llama" : "deci";
+        var architecture = uniform ? "llama" : "deci";
         var writer = new GgufWriter();
-        writer.Add("general.architecture", GgufValue.Of(a));
+        writer.Add("general.architecture", GgufValue.Of(architecture));
         writer.Add("general.name", GgufValue.Of(options.Name ?? "llamanas sub-network"));
         writer.Add("general.file_type", GgufValue.Of(FileType(options.DType)));
         if (options.DType == ExportDType.Q8_0)
@@ -52,24 +52,24 @@ public static class GgufModel
         }
 
         writer.Add(SubnetworkKey, GgufValue.Of(arch.ToString()));
-        writer.Add($"{a}.context_length", GgufValue.Of((uint)config.MaxPositionEmbeddings));
-        writer.Add($"{a}.embedding_length", GgufValue.Of((uint)config.HiddenSize));
-        writer.Add($"{a}.block_count", GgufValue.Of((uint)config.NumHiddenLayers));
-        writer.Add($"{a}.feed_forward_length", uniform ? GgufValue.Of((uint)arch.IntermediateSizes[0]) : GgufValue.UInt32s(arch.IntermediateSizes));
-        writer.Add($"{a}.attention.head_count", uniform ? GgufValue.Of((uint)arch.AttentionHeads[0]) : GgufValue.UInt32s(arch.AttentionHeads));
-        writer.Add($"{a}.attention.head_count_kv", uniform ? GgufValue.Of((uint)arch.KeyValueHeads[0]) : GgufValue.UInt32s(arch.KeyValueHeads));
+        writer.Add($"{architecture}.context_length", GgufValue.Of((uint)config.MaxPositionEmbeddings));
+        writer.Add($"{architecture}.embedding_length", GgufValue.Of((uint)config.HiddenSize));
+        writer.Add($"{architecture}.block_count", GgufValue.Of((uint)config.NumHiddenLayers));
+        writer.Add($"{architecture}.feed_forward_length", uniform ? GgufValue.Of((uint)arch.IntermediateSizes[0]) : GgufValue.UInt32s(arch.IntermediateSizes));
+        writer.Add($"{architecture}.attention.head_count", uniform ? GgufValue.Of((uint)arch.AttentionHeads[0]) : GgufValue.UInt32s(arch.AttentionHeads));
+        writer.Add($"{architecture}.attention.head_count_kv", uniform ? GgufValue.Of((uint)arch.KeyValueHeads[0]) : GgufValue.UInt32s(arch.KeyValueHeads));
         // llama.cpp derives the head size from embedding_length / head_count unless told; a sliced hidden width or
         // per-layer heads break that, so the head size is always given.
-        writer.Add($"{a}.attention.key_length", GgufValue.Of((uint)config.HeadDim));
-        writer.Add($"{a}.attention.value_length", GgufValue.Of((uint)config.HeadDim));
-        writer.Add($"{a}.rope.dimension_count", GgufValue.Of((uint)config.HeadDim));
-        writer.Add($"{a}.rope.freq_base", GgufValue.Of((float)config.RopeTheta));
-        writer.Add($"{a}.attention.layer_norm_rms_epsilon", GgufValue.Of((float)config.RmsNormEps));
-        writer.Add($"{a}.vocab_size", GgufValue.Of((uint)config.VocabSize));
+        writer.Add($"{architecture}.attention.key_length", GgufValue.Of((uint)config.HeadDim));
+        writer.Add($"{architecture}.attention.value_length", GgufValue.Of((uint)config.HeadDim));
+        writer.Add($"{architecture}.rope.dimension_count", GgufValue.Of((uint)config.HeadDim));
+        writer.Add($"{architecture}.rope.freq_base", GgufValue.Of((float)config.RopeTheta));
+        writer.Add($"{architecture}.attention.layer_norm_rms_epsilon", GgufValue.Of((float)config.RmsNormEps));
+        writer.Add($"{architecture}.vocab_size", GgufValue.Of((uint)config.VocabSize));
         if (config.RopeScaling is { Type: "linear" } linear)
         {
-            writer.Add($"{a}.rope.scaling.type", GgufValue.Of("linear"));
-            writer.Add($"{a}.rope.scaling.factor", GgufValue.Of((float)linear.Factor));
+            writer.Add($"{architecture}.rope.scaling.type", GgufValue.Of("linear"));
+            writer.Add($"{architecture}.rope.scaling.factor", GgufValue.Of((float)linear.Factor));
         }
 
         AddTokenizer(writer, tokenizer, tokenizerDirectory, config);
@@ -111,7 +111,7 @@ public static class GgufModel
         }
 
         writer.Write(path);
-        return new ExportResult(path, ExportFormat.Gguf, a, config.ParameterCount(), fallback);
+        return new ExportResult(path, ExportFormat.Gguf, architecture, config.ParameterCount(), fallback);
     }
 
     /// <summary>
