@@ -51,5 +51,9 @@ public static class Cli
 
             return 1;
         }
+        catch (Exception e)
+        {
+            return await InternalError.ReportAsync(e, args, error).ConfigureAwait(false);
+        }
     }
 }

@@ -86,7 +86,7 @@ public sealed class FinetuneCommandTests : IDisposable
         using (var process = Process.Start(new ProcessStartInfo("dotnet", [typeof(Cli).Assembly.Location, .. Finetune(killed, settings)]) { RedirectStandardOutput = true, RedirectStandardError = true })!)
         {
             var timeout = Stopwatch.StartNew();
-            while (Lines(log) < 7)
+            while (GrowingFile.Lines(log) < 7)
             {
                 if (process.HasExited)
                 {
@@ -101,7 +101,7 @@ public sealed class FinetuneCommandTests : IDisposable
             await process.WaitForExitAsync();
         }
 
-        Assert.InRange(Lines(log), 7, 79);
+        Assert.InRange(GrowingFile.Lines(log), 7, 79);
         Assert.False(File.Exists(Path.Combine(killed, "model.safetensors")));
 
         var resumed = await Run(Finetune(killed, [.. settings, "--resume"]));
@@ -185,20 +185,6 @@ public sealed class FinetuneCommandTests : IDisposable
         var changed = await Run(Finetune(output, "--steps", "2", "--strategy", "grid-params", "--grid-bins", "5", "--resume"));
         Assert.Equal(1, changed.Code);
         Assert.Contains("error LNAS0722", changed.Err, StringComparison.Ordinal);
-    }
-
-    private static int Lines(string path)
-    {
-        try
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream);
-            return reader.ReadToEnd().Count(c => c == '\n');
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
     }
 
     private static string Sha256(params string[] files) =>

@@ -22,6 +22,7 @@ public static partial class DiagnosticCodes
     public const string EvalCsvMalformed = "LNAS0617";
     public const string EvalParquetUnreadable = "LNAS0618";
     public const string EvalHellaSwagTextMalformed = "LNAS0619";
+    public const string EvalRowDuplicateField = "LNAS0620";
 
     // few-shot prompts and user tasks (0630-0639)
     public const string EvalFewshotPoolRequired = "LNAS0630";

@@ -23,6 +23,9 @@ public static partial class DiagnosticCodes
     public const string ProjectUnknownItemType = "LNAS1013";
     public const string ProjectEvaluatedInvalid = "LNAS1014";
 
+    /// <summary>Raised by the SDK's MSBuild task (LlamaNas.Build.Tasks): the tool failed without a diagnostic, or is missing.</summary>
+    public const string BuildToolFailed = "LNAS1090";
+
     // running the stages (1100-1149)
     public const string BuildStageUnknown = "LNAS1100";
     public const string BuildNoCandidateInBudget = "LNAS1101";

@@ -26,4 +26,5 @@ public static partial class DiagnosticCodes
     public const string CheckpointShapeMismatch = "LNAS0240";
     public const string SafetensorsWriteInvalidInput = "LNAS0241";
     public const string SafetensorsWriteFailed = "LNAS0242";
+    public const string SafetensorsDataNotContiguous = "LNAS0243";
 }

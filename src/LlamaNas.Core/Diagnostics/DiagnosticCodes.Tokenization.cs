@@ -13,4 +13,5 @@ public static partial class DiagnosticCodes
     public const string TokenizerJsonUnsupported = "LNAS0307";
     public const string TokenizerConfigInvalid = "LNAS0308";
     public const string TokenizerSpecialTokenMissing = "LNAS0309";
+    public const string TokenizerLargerThanModel = "LNAS0310";
 }

@@ -9,4 +9,9 @@ public static partial class DiagnosticCodes
 {
     public const string CliInvalidArgument = "LNAS0100";
     public const string OutputWriteFailed = "LNAS0110";
+    public const string OutputFolderLocked = "LNAS0111";
+    public const string JsonInvalidText = "LNAS0112";
+
+    /// <summary>Any failure that is not a <see cref="LlamaNasException"/>: a bug, reported in one line with a log file.</summary>
+    public const string InternalError = "LNAS0190";
 }

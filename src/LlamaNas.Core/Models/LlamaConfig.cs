@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.IO;
 
 namespace LlamaNas.Core.Models;
 
@@ -147,6 +148,9 @@ public sealed record LlamaConfig
     /// <summary>Parameter count of the full architecture.</summary>
     public long ParameterCount() => ExpectedTensors().Values.Sum(s => s.Aggregate(1L, (a, d) => a * d));
 
+    /// <summary>A bound far above any real model, so a corrupt layer count fails here rather than in allocation.</summary>
+    public const int MaxLayers = 4096;
+
     public static LlamaConfig Load(string path)
     {
         if (!File.Exists(path))
@@ -157,11 +161,15 @@ public sealed record LlamaConfig
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            root = JsonNode.Parse(JsonText.WithoutBom(JsonText.ReadChecked(path)), documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip, AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
             throw new LlamaNasException(DiagnosticCodes.ConfigInvalidJson, $"config.json is not valid JSON: {e.Message}", new DiagnosticLocation(path, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1), e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LlamaNasException(DiagnosticCodes.ConfigNotFound, $"config.json cannot be read ({e.Message}); check its permissions.", new DiagnosticLocation(path), e);
         }
 
         if (root is not JsonObject obj)
@@ -183,12 +191,19 @@ public sealed record LlamaConfig
 
         var hidden = reader.PositiveInt("hidden_size");
         var layers = reader.PositiveInt("num_hidden_layers");
+        if (layers > MaxLayers)
+        {
+            throw reader.Invalid("num_hidden_layers", $"is {layers}; more than {MaxLayers} layers is not a real model");
+        }
+
         var heads = reader.IntOrPerLayerList("num_attention_heads", layers);
         var kvHeads = reader.Has("num_key_value_heads") ? reader.IntOrPerLayerList("num_key_value_heads", layers) : heads;
         var headDim = reader.OptionalInt("head_dim")
             ?? (reader.IsList("num_attention_heads")
                 ? throw new LlamaNasException(DiagnosticCodes.ConfigMissingField, "config.json lists num_attention_heads per layer, so it must give head_dim.", reader.Where("head_dim"))
-                : hidden / heads[0]);
+                : hidden % heads[0] == 0
+                    ? hidden / heads[0]
+                    : throw reader.Invalid("num_attention_heads", $"({heads[0]}) must divide hidden_size ({hidden}) when config.json gives no head_dim"));
         for (var l = 0; l < layers; l++)
         {
             if (heads[l] % kvHeads[l] != 0)
@@ -210,6 +225,7 @@ public sealed record LlamaConfig
         }
 
         var intermediate = reader.IntOrPerLayerList("intermediate_size", layers);
+        var vocab = reader.PositiveInt("vocab_size");
         return new LlamaConfig
         {
             HiddenSize = hidden,
@@ -218,14 +234,14 @@ public sealed record LlamaConfig
             NumKeyValueHeads = kvHeads[0],
             HeadDim = headDim,
             IntermediateSizes = intermediate,
-            VocabSize = reader.PositiveInt("vocab_size"),
-            RmsNormEps = reader.OptionalDouble("rms_norm_eps") ?? 1e-6,
-            RopeTheta = reader.OptionalDouble("rope_theta") ?? 10000,
+            VocabSize = vocab,
+            RmsNormEps = reader.OptionalDouble("rms_norm_eps", min: 0, minIncluded: true) ?? 1e-6,
+            RopeTheta = reader.OptionalDouble("rope_theta", min: 0, minIncluded: false) ?? 10000,
             RopeScaling = reader.RopeScaling(),
             TieWordEmbeddings = reader.OptionalBool("tie_word_embeddings") ?? false,
-            MaxPositionEmbeddings = reader.OptionalInt("max_position_embeddings") ?? 2048,
-            BosTokenId = reader.OptionalInt("bos_token_id"),
-            EosTokenIds = reader.IntOrList("eos_token_id"),
+            MaxPositionEmbeddings = reader.Has("max_position_embeddings") ? reader.PositiveInt("max_position_embeddings") : 2048,
+            BosTokenId = reader.TokenId("bos_token_id", vocab),
+            EosTokenIds = [.. reader.IntOrList("eos_token_id").Select(id => id >= 0 && id < vocab ? id : throw reader.Invalid("eos_token_id", $"holds {id}, outside the vocabulary (0 to {vocab - 1})"))],
             PadTokenId = reader.OptionalInt("pad_token_id"),
             AttentionBias = reader.OptionalBool("attention_bias") ?? false,
             MlpBias = reader.OptionalBool("mlp_bias") ?? false,
@@ -289,9 +305,9 @@ public sealed record LlamaConfig
         return o;
     }
 
-    private sealed class ConfigReader(JsonObject obj, string path)
+    private sealed class ConfigReader(JsonObject obj, string path, string prefix = "")
     {
-        public DiagnosticLocation Where(string field) => new(path, Item: field);
+        public DiagnosticLocation Where(string field) => new(path, Item: prefix + field);
 
         public bool Has(string field) => obj[field] is not null;
 
@@ -316,6 +332,22 @@ public sealed record LlamaConfig
             null => null,
             JsonValue v when v.TryGetValue<double>(out var d) && double.IsFinite(d) => d,
             _ => throw Invalid(field, "must be a number"),
+        };
+
+        /// <summary>A number above <paramref name="min"/> (or equal to it when <paramref name="minIncluded"/>).</summary>
+        public double? OptionalDouble(string field, double min, bool minIncluded) => OptionalDouble(field) switch
+        {
+            null => null,
+            var d when d > min || (minIncluded && d == min) => d,
+            var d => throw Invalid(field, string.Create(CultureInfo.InvariantCulture, $"is {d}; it must be {(minIncluded ? "≥" : ">")} {min}")),
+        };
+
+        /// <summary>An optional token id that must index the embedding (0 to <paramref name="vocab"/> - 1).</summary>
+        public int? TokenId(string field, int vocab) => OptionalInt(field) switch
+        {
+            null => null,
+            var id when id >= 0 && id < vocab => id,
+            var id => throw Invalid(field, $"is {id}, outside the vocabulary (0 to {vocab - 1})"),
         };
 
         public bool? OptionalBool(string field) => obj[field] switch
@@ -363,25 +395,27 @@ public sealed record LlamaConfig
                 return obj["rope_scaling"] is null ? null : throw Invalid("rope_scaling", "must be an object or null");
             }
 
-            var inner = new ConfigReader(rs, path);
+            var inner = new ConfigReader(rs, path, "rope_scaling.");
             var type = inner.OptionalString("rope_type") ?? inner.OptionalString("type") ?? "default";
-            var factor = inner.OptionalDouble("factor") ?? 1;
-            return type switch
+            var factor = inner.OptionalDouble("factor", min: 0, minIncluded: false) ?? 1;
+            if (type != "llama3")
             {
-                "default" => null,
-                "linear" => new RopeScaling("linear", factor),
-                "llama3" => new RopeScaling(
-                    "llama3",
-                    factor,
-                    inner.OptionalDouble("low_freq_factor") ?? 1,
-                    inner.OptionalDouble("high_freq_factor") ?? 4,
-                    inner.OptionalInt("original_max_position_embeddings") ?? 8192),
-                _ => throw Invalid("rope_scaling", $"type '{type}' is not supported (supported: linear, llama3)"),
-            };
+                return type switch
+                {
+                    "default" => null,
+                    "linear" => new RopeScaling("linear", factor),
+                    _ => throw Invalid("rope_scaling", $"type '{type}' is not supported (supported: linear, llama3)"),
+                };
+            }
+
+            var low = inner.OptionalDouble("low_freq_factor", min: 0, minIncluded: false) ?? 1;
+            var high = inner.OptionalDouble("high_freq_factor", min: low, minIncluded: true) ?? 4;
+            var original = inner.Has("original_max_position_embeddings") ? inner.PositiveInt("original_max_position_embeddings") : 8192;
+            return new RopeScaling("llama3", factor, low, high, original);
         }
 
-        private LlamaNasException Invalid(string field, string what) =>
-            new(DiagnosticCodes.ConfigInvalidValue, $"config.json field '{field}' {what}.", Where(field));
+        public LlamaNasException Invalid(string field, string what) =>
+            new(DiagnosticCodes.ConfigInvalidValue, $"config.json field '{prefix}{field}' {what}.", Where(field));
     }
 
     /// <summary>Human-readable sizes, e.g. 1.2M.</summary>

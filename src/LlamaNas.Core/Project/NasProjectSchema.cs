@@ -74,7 +74,7 @@ public static class NasProjectSchema
     {
         "Configuration", "Platform", "OutputPath", "OutDir", "BaseOutputPath", "BaseIntermediateOutputPath", "IntermediateOutputPath",
         "NoWarn", "WarningsAsErrors", "WarningsNotAsErrors", "TreatWarningsAsErrors", "MSBuildWarningsAsMessages", "MSBuildWarningsAsErrors",
-        "MSBuildTreatWarningsAsErrors", "Description", "Version", "Authors", "LlamaNasToolPath", "LlamaNasFromSource", "LlamaNasRepositoryRoot",
+        "MSBuildTreatWarningsAsErrors", "Description", "Version", "Authors", "LlamaNasToolPath", "LlamaNasFromSource", "LlamaNasPlanDependsOn",
         "CustomBeforeLlamaNasProps", "CustomAfterLlamaNasProps", "CustomBeforeLlamaNasTargets", "CustomAfterLlamaNasTargets",
         "ImportDirectoryBuildProps", "ImportDirectoryBuildTargets", "RestoreSources", "RestorePackagesPath", "DisableImplicitNuGetFallbackFolder",
     };

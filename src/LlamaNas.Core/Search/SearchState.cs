@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlamaNas.Core.Diagnostics;
@@ -72,6 +73,8 @@ public sealed record SearchState
 
     public static SearchState FromJson(string json, string source = "search state")
     {
+        ArgumentNullException.ThrowIfNull(json);
+        JsonText.EnsureValidStrings(Encoding.UTF8.GetBytes(json), source);
         try
         {
             var state = JsonSerializer.Deserialize<SearchState>(json, Json)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Unicode;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.IO;
 
 namespace LlamaNas.Engine.Checkpoints;
 
@@ -17,6 +18,7 @@ internal static class SafetensorsHeader
             throw Error(DiagnosticCodes.SafetensorsHeaderInvalid, path, $"the header of {file} is not valid UTF-8; the file is damaged or not a safetensors file. Re-download or re-export it.");
         }
 
+        JsonText.EnsureValidStrings(header.Span, path);
         JsonDocument document;
         try
         {
@@ -54,7 +56,7 @@ internal static class SafetensorsHeader
                 }
             }
 
-            CheckOverlaps(tensors, path);
+            CheckLayout(tensors, dataLength, path);
             return (tensors, metadata);
         }
     }
@@ -165,11 +167,25 @@ internal static class SafetensorsHeader
         return element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out value) && value >= 0;
     }
 
-    private static void CheckOverlaps(List<SafetensorsTensorInfo> tensors, string path)
+    /// <summary>
+    /// Like the reference implementation, the tensors must cover the data section exactly: from byte 0, each one
+    /// where the previous ends, the last at its end. A hole would otherwise go unnoticed (LNAS0243).
+    /// </summary>
+    private static void CheckLayout(List<SafetensorsTensorInfo> tensors, long dataLength, string path)
     {
         SafetensorsTensorInfo? previous = null;
         foreach (var t in tensors.Where(t => t.ByteCount > 0).OrderBy(t => t.DataBegin).ThenBy(t => t.DataEnd))
         {
+            var expectedBegin = previous?.DataEnd ?? 0;
+            if (t.DataBegin > expectedBegin)
+            {
+                throw Error(
+                    DiagnosticCodes.SafetensorsDataNotContiguous,
+                    path,
+                    $"'{t.Name}' starts at byte {t.DataBegin} of the data, but the bytes from {expectedBegin} belong to no tensor in {Path.GetFileName(path)}; the data section must be exactly covered by the tensors. Re-export the file.",
+                    t.Name);
+            }
+
             if (previous is not null && t.DataBegin < previous.DataEnd)
             {
                 throw Error(
@@ -183,6 +199,15 @@ internal static class SafetensorsHeader
             {
                 previous = t;
             }
+        }
+
+        var covered = previous?.DataEnd ?? 0;
+        if (covered != dataLength)
+        {
+            throw Error(
+                DiagnosticCodes.SafetensorsDataNotContiguous,
+                path,
+                $"the tensors of {Path.GetFileName(path)} cover {covered} bytes, but its data section holds {dataLength}; the data section must be exactly covered by the tensors. Re-export the file.");
         }
     }
 

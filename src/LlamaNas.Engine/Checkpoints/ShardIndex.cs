@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.IO;
 
 namespace LlamaNas.Engine.Checkpoints;
 
@@ -16,7 +17,7 @@ internal static class ShardIndex
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllBytes(indexPath), new JsonDocumentOptions { MaxDepth = 16 });
+            document = JsonDocument.Parse(JsonText.ReadChecked(indexPath), new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {

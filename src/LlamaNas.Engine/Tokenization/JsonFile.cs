@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.IO;
 
 namespace LlamaNas.Engine.Tokenization;
 
@@ -150,6 +151,7 @@ internal sealed class JsonFile : IDisposable
     public static JsonFile Load(string path, string invalidCode)
     {
         var bytes = TokenizerFiles.ReadAllBytes(path);
+        JsonText.EnsureValidStrings(bytes, path);
         JsonDocument document;
         try
         {

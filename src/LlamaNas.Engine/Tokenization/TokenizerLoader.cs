@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.Models;
 
 namespace LlamaNas.Engine.Tokenization;
 
@@ -48,6 +49,34 @@ public static class TokenizerLoader
         return file.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
             ? ByteLevelBpeTokenizer.Load(file, config, ReadModelConfigIds(Path.Combine(directory, ModelConfigFileName)))
             : SentencePieceBpeTokenizer.Load(file, config);
+    }
+
+    /// <summary>
+    /// The tokenizer of model directory <paramref name="directory"/>, checked against the model's embedding
+    /// (config.json's <c>vocab_size</c>): every verb that runs a model with a tokenizer loads it here.
+    /// </summary>
+    public static ITextTokenizer LoadForModel(string directory)
+    {
+        var tokenizer = Load(directory);
+        EnsureFits(tokenizer, LlamaConfig.Load(Path.Combine(directory, ModelConfigFileName)).VocabSize, directory);
+        return tokenizer;
+    }
+
+    /// <summary>
+    /// LNAS0310 when <paramref name="tokenizer"/> can produce ids the model has no embedding row for (libtorch would
+    /// fail mid-run with "index out of range").
+    /// </summary>
+    public static void EnsureFits(ITextTokenizer tokenizer, int modelVocabSize, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var needed = new[] { tokenizer.VocabSize, (tokenizer.BosId ?? -1) + 1, (tokenizer.EosId ?? -1) + 1 }.Max();
+        if (needed > modelVocabSize)
+        {
+            throw new LlamaNasException(
+                DiagnosticCodes.TokenizerLargerThanModel,
+                $"the tokenizer has {needed} token ids but the model's embedding has {modelVocabSize} rows (config.json vocab_size), so ids from {modelVocabSize} on have no weights. Put the model's own tokenizer files beside it.",
+                new DiagnosticLocation(directory));
+        }
     }
 
     // bos_token_id / eos_token_id of config.json (eos may be a list; its first entry is the tokenizer's EOS).

@@ -92,8 +92,8 @@ public static class SupernetFineTuning
 
     /// <summary>
     /// Checks the settings and the output folder before any model or data is read: LNAS0720 (bad numbers), LNAS0724
-    /// (unknown strategy), LNAS0704 (unknown format), LNAS0700 (no data file), LNAS0725 (the folder holds a run and
-    /// <see cref="FineTuneSettings.Resume"/> is off).
+    /// (unknown strategy), LNAS0704 (unknown format), LNAS0700 (no data file), LNAS0111 (another run holds the folder),
+    /// LNAS0725 (the folder holds a run and <see cref="FineTuneSettings.Resume"/> is off).
     /// </summary>
     public static void Validate(FineTuneSettings settings)
     {
@@ -116,6 +116,7 @@ public static class SupernetFineTuning
             throw new LlamaNasException(DiagnosticCodes.TrainingDataNotFound, "training data file not found.", new DiagnosticLocation(settings.DataFile));
         }
 
+        OutputLock.ThrowIfHeld(settings.Output);
         var previous = new[] { Path.Combine(CheckpointFolder, "latest"), LogFile, SupernetFile }.Select(f => Path.Combine(settings.Output, f)).FirstOrDefault(File.Exists);
         if (!settings.Resume && previous is not null)
         {
@@ -123,11 +124,22 @@ public static class SupernetFineTuning
         }
     }
 
+    /// <summary>
+    /// Runs with the output folder locked (<see cref="OutputLock"/>, LNAS0111 for a second process), after removing
+    /// what a killed or failed earlier run left half-written there.
+    /// </summary>
     public static FineTuneResult Run(FineTuneSettings settings, IFineTuneObserver? observer = null, CancellationToken cancel = default)
     {
         Validate(settings);
         var output = Path.GetFullPath(settings.Output);
         var checkpoints = Path.Combine(output, CheckpointFolder);
+        using var outputLock = OutputLock.Acquire(output, $"llamanas finetune {settings.BaseModel} --output {settings.Output}");
+        var swept = Trainer.SweepStaleCheckpoints(checkpoints) + AtomicFile.SweepTemporaries(output) + AtomicFile.SweepTemporaries(checkpoints);
+        if (swept > 0)
+        {
+            observer?.Info($"removed {swept} unfinished temporary file(s) of an earlier run");
+        }
+
         string modelFingerprint;
         SearchSpace space;
         using (var checkpoint = LlamaCheckpoint.Open(settings.BaseModel))
@@ -138,7 +150,7 @@ public static class SupernetFineTuning
 
         var format = ResolveFormat(settings.Format, settings.DataFile);
         var dataFingerprint = FileFingerprint.Of(settings.DataFile);
-        var tokenizer = TokenizerLoader.Load(settings.BaseModel);
+        var tokenizer = TokenizerLoader.LoadForModel(settings.BaseModel);
         var blocks = Tokenize(settings.DataFile, format, tokenizer, settings.SequenceLength);
         observer?.Info($"data: {blocks.Count} rows of {settings.SequenceLength} tokens ({format}) from {settings.DataFile}");
 

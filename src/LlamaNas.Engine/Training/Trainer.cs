@@ -189,10 +189,70 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public void SaveCheckpoint(string directory)
     {
-        Directory.CreateDirectory(directory);
         var name = string.Create(CultureInfo.InvariantCulture, $"step-{Step:D7}");
         var final = Path.Combine(directory, name);
-        var temp = final + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        var temp = final + TempMarker + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        try
+        {
+            WriteCheckpoint(directory, name, final, temp);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or LlamaNasException)
+        {
+            // A full disk must not leave a half checkpoint behind (nor fill the disk further on every --resume).
+            TryDeleteFolder(temp);
+            if (e is LlamaNasException)
+            {
+                throw;
+            }
+
+            throw new LlamaNasException(DiagnosticCodes.OutputWriteFailed, $"the checkpoint could not be written ({e.Message}). Check free space and permissions.", new DiagnosticLocation(final), e);
+        }
+    }
+
+    /// <summary>
+    /// Removes the temporary folders of checkpoints whose writer is gone (<c>step-N.tmp-PID</c> of a dead PID): a kill
+    /// or a failed cleanup left them. Returns how many were removed.
+    /// </summary>
+    public static int SweepStaleCheckpoints(string directory)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return 0;
+        }
+
+        var swept = 0;
+        foreach (var folder in Directory.EnumerateDirectories(directory, "step-*" + TempMarker + "*"))
+        {
+            var pid = Path.GetFileName(folder).Split(TempMarker)[^1];
+            if (int.TryParse(pid, NumberStyles.None, CultureInfo.InvariantCulture, out var owner) && (owner == Environment.ProcessId || !OutputLock.IsAlive(owner)))
+            {
+                swept += TryDeleteFolder(folder) ? 1 : 0;
+            }
+        }
+
+        return swept;
+    }
+
+    private static bool TryDeleteFolder(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // swept at the next start
+        }
+    }
+
+    private void WriteCheckpoint(string directory, string name, string final, string temp)
+    {
+        Directory.CreateDirectory(directory);
         if (Directory.Exists(temp))
         {
             Directory.Delete(temp, recursive: true);
@@ -223,6 +283,8 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    private const string TempMarker = ".tmp-";
+
     /// <summary>Continues from the latest checkpoint in <paramref name="directory"/>; false when there is none.</summary>
     public bool TryResume(string directory)
     {
@@ -233,17 +295,24 @@ public sealed class Trainer : IDisposable
         }
 
         var folder = Path.Combine(directory, File.ReadAllText(pointer).Trim());
-        JsonNode? state;
+        string? identity;
+        long step, optimizerSteps;
+        DataPosition position;
         try
         {
-            state = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, StateFile)));
+            var state = JsonNode.Parse(JsonText.ReadChecked(Path.Combine(folder, StateFile))) ?? throw new JsonException("the state is null");
+            JsonNode Field(string name) => state[name] ?? throw new JsonException($"'{name}' is missing");
+            identity = state["identity"]?.GetValue<string>();
+            (step, optimizerSteps) = (Field("step").GetValue<long>(), Field("optimizer_steps").GetValue<long>());
+            position = new DataPosition(Field("epoch").GetValue<int>(), Field("index").GetValue<int>());
         }
-        catch (Exception e) when (e is IOException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException or FormatException)
         {
+            // A torn or hand-edited state file: values of the wrong type surface as the last two.
             throw new LlamaNasException(DiagnosticCodes.TrainingCheckpointInvalid, $"the training checkpoint cannot be read ({e.Message}); delete the folder to start afresh.", new DiagnosticLocation(folder), e);
         }
 
-        if (state?["identity"]?.GetValue<string>() != Identity())
+        if (identity != Identity())
         {
             throw new LlamaNasException(DiagnosticCodes.TrainingResumeMismatch, "the checkpoint was written by a run with different settings (model, data, strategy or hyper-parameters); resume with the same settings or use a new output folder.", new DiagnosticLocation(folder));
         }
@@ -260,11 +329,11 @@ public sealed class Trainer : IDisposable
 
         using (var opt = SafetensorsFile.Open(Path.Combine(folder, "optimizer.safetensors")))
         {
-            _optimizer.Load(state["optimizer_steps"]!.GetValue<long>(), name => opt.TryGetTensor(name, out _) ? opt.Load(name, float32) : null);
+            _optimizer.Load(optimizerSteps, name => opt.TryGetTensor(name, out _) ? opt.Load(name, float32) : null);
         }
 
-        Step = state["step"]!.GetValue<long>();
-        _sampler = new BatchSampler(_data, _options.BatchSize, _options.Seed, new DataPosition(state["epoch"]!.GetValue<int>(), state["index"]!.GetValue<int>()));
+        Step = step;
+        _sampler = new BatchSampler(_data, _options.BatchSize, _options.Seed, position);
         return true;
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.IO;
 
 namespace LlamaNas.Engine.Training;
@@ -19,8 +20,12 @@ public sealed class TrainingLog : IDisposable
     private readonly double _elapsedBefore;
     private readonly DateTime _started = DateTime.UtcNow;
 
+    private readonly string _path;
+    private bool _failed;
+
     private TrainingLog(string path, double elapsedBefore)
     {
+        _path = path;
         _elapsedBefore = elapsedBefore;
         _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
     }
@@ -37,10 +42,10 @@ public sealed class TrainingLog : IDisposable
         {
             foreach (var line in File.ReadLines(path))
             {
-                if (Parse(line) is { } entry && entry["step"]?.GetValue<long>() is { } s && s <= step)
+                if (Parse(line) is { } entry && Number(entry["step"]) is { } s && s <= step)
                 {
                     kept.Add(line);
-                    elapsed = entry["elapsed_s"]?.GetValue<double>() ?? elapsed;
+                    elapsed = Number(entry["elapsed_s"]) ?? elapsed;
                 }
             }
         }
@@ -65,8 +70,19 @@ public sealed class TrainingLog : IDisposable
             ["seconds"] = Math.Round(report.Seconds, 4),
             ["elapsed_s"] = Math.Round(_elapsedBefore + (DateTime.UtcNow - _started).TotalSeconds, 3),
         };
-        _writer.WriteLine(entry.ToJsonString());
+        try
+        {
+            _writer.WriteLine(entry.ToJsonString());
+        }
+        catch (IOException e)
+        {
+            _failed = true;
+            throw new LlamaNasException(DiagnosticCodes.OutputWriteFailed, $"the training log could not be written ({e.Message}). Check free space; --resume continues from the last checkpoint.", new DiagnosticLocation(_path), e);
+        }
     }
+
+    /// <summary>A number of a log entry; null when absent or of another type (a hand-edited line).</summary>
+    private static double? Number(JsonNode? node) => node is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
 
     /// <summary>A log's entries without <see cref="TimingFields"/>, as compact JSON lines (for comparing runs).</summary>
     public static IReadOnlyList<string> WithoutTimings(string path) =>
@@ -80,7 +96,17 @@ public sealed class TrainingLog : IDisposable
             return e.ToJsonString();
         })];
 
-    public void Dispose() => _writer.Dispose();
+    public void Dispose()
+    {
+        try
+        {
+            _writer.Dispose();
+        }
+        catch (IOException) when (_failed)
+        {
+            // The unwritten line was reported by Write; flushing it again here would hide that coded error.
+        }
+    }
 
     private static JsonObject? Parse(string line)
     {

@@ -148,10 +148,14 @@ public static class BuildPipeline
         };
     }
 
+    /// <summary>
+    /// Whether the stage has work to do. A finished super-network in the cache is reused as it is (its folder is named
+    /// by the stage key, so it is this very stage's output, e.g. after <c>dotnet clean</c> removed the stamps).
+    /// </summary>
     private static bool IsNeeded(BuildContext context, string stage) => stage switch
     {
         StageNames.Data => context.WritesData,
-        StageNames.FineTune => context.Project.FineTune,
+        StageNames.FineTune => context.Project.FineTune && !Outputs(context, stage).All(File.Exists),
         _ => true,
     };
 

@@ -31,7 +31,7 @@ internal static class ExportStage
     public static void Run(BuildContext context, BuildLog log)
     {
         var target = context.ModelDir;
-        if (Directory.Exists(target) && !File.Exists(Path.Combine(target, ManifestFile)))
+        if (Directory.Exists(target) && !File.Exists(Path.Combine(target, ManifestFile)) && Directory.EnumerateFileSystemEntries(target).Any())
         {
             throw new LlamaNasException(DiagnosticCodes.BuildOutputNotOurs, $"the output folder {target} exists and was not written by llamanas (no {ManifestFile}); move it away or set LlamaNasModelFolder to another name.", context.Project.Where("LlamaNasModelFolder"));
         }

@@ -127,7 +127,7 @@ public static class BenchCommand
             evaluation = evaluation with { Items = TaskLoader.Subsample(evaluation.Items, Math.Min(result.GetValue(limit), evaluation.Items.Count), 0) };
             TorchRuntime.EnsureInitialized();
             var cfg = LlamaConfig.Load(Path.Combine(dir, "config.json"));
-            var tokenizer = TokenizerLoader.Load(dir);
+            var tokenizer = TokenizerLoader.LoadForModel(dir);
             var requests = evaluation.Items.Sum(i => i.Requests.Count);
             o.WriteLine($"model: {LlamaConfig.FormatCount(cfg.ParameterCount())} params (random init); task {evaluation.Name}, {evaluation.Items.Count} items, {requests} requests; threads {get_num_threads()}");
             var thresholds = SpaceOptions.Choices(result.GetValue(share), "--share-contexts") ?? [];

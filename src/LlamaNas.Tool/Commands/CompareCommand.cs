@@ -62,7 +62,7 @@ public static class CompareCommand
             SubnetworkArchitecture? full = null;
             for (var m = 0; m < directories.Length; m++)
             {
-                var tokenizer = TokenizerLoader.Load(directories[m]);
+                var tokenizer = TokenizerLoader.LoadForModel(directories[m]);
                 using var llm = LlamaForCausalLM.Load(directories[m], computeDtype);
                 full ??= llm.FullArchitecture;
                 var evaluator = new PerplexityEvaluator(llm, tokenizer);

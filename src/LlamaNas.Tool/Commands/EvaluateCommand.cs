@@ -68,7 +68,7 @@ public static class EvaluateCommand
             TorchRuntime.EnsureInitialized();
             var directory = result.GetValue(model)!;
             var computeDtype = ComputeDtype.Parse(result.GetValue(dtype)!);
-            var tokenizer = TokenizerLoader.Load(directory);
+            var tokenizer = TokenizerLoader.LoadForModel(directory);
             using var llm = LlamaForCausalLM.Load(directory, computeDtype);
             var scorer = new LoglikelihoodScorer(llm, tokenizer, new ScorerOptions { AddBos = result.GetValue(addBos), MaxBatchTokens = result.GetValue(batchTokens), MaxLength = result.GetValue(maxLength), PrefixSharingMinTokens = result.GetValue(shareContexts) });
             var taskResults = new List<TaskResult>();

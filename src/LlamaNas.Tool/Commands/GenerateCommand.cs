@@ -31,7 +31,7 @@ public static class GenerateCommand
 
             TorchRuntime.EnsureInitialized();
             var directory = result.GetValue(model)!;
-            var tokenizer = TokenizerLoader.Load(directory);
+            var tokenizer = TokenizerLoader.LoadForModel(directory);
             using var llm = LlamaForCausalLM.Load(directory, ComputeDtype.Parse(result.GetValue(dtype)!));
             var options = new GenerationOptions { MaxNewTokens = max, Temperature = temp, TopK = result.GetValue(topK), TopP = result.GetValue(topP), Seed = result.GetValue(seed) };
             result.InvocationConfiguration.Output.WriteLine(TextGenerator.GenerateText(llm, tokenizer, result.GetValue(prompt)!, options));

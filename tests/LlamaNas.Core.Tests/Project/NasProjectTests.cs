@@ -76,7 +76,7 @@ public sealed class NasProjectTests
         var e = Assert.Throws<LlamaNasException>(() => NasProject.Read(path));
         Assert.Contains(e.Diagnostics, d => d.Code == DiagnosticCodes.ProjectPropertyInvalid && d.Message.Contains("Condition", StringComparison.Ordinal));
 
-        var evaluated = $$$"""{"properties": {"BaseModel": "{{{Model}}}", "HeldOutText": "held.txt", "FineTune": "false", "SearchEvaluations": "42", "Seed": ""}, "items": [{"type": "SearchDimension", "include": "Depth", "metadata": {"Choices": "4;5"}}]}""";
+        var evaluated = $$$"""{"properties": {"BaseModel": "{{{Model}}}", "HeldOutText": "held.txt", "FineTune": "false", "SearchEvaluations": "42", "Seed": "", "SizeBudget": "0.9"}, "items": [{"type": "SearchDimension", "include": "Depth", "metadata": {"Choices": "4;5"}}]}""";
         var p = NasProject.Read(path, evaluated);
         Assert.Equal(42, p.SearchEvaluations);
         Assert.Equal([4, 5], p.Space.Depths);

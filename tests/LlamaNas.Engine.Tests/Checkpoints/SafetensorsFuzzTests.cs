@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using LlamaNas.Core.Diagnostics;
 using LlamaNas.Engine.Checkpoints;
+using LlamaNas.TestSupport.Fuzzing;
 using TorchSharp;
 using static LlamaNas.Engine.Tests.Checkpoints.CheckpointFixtures;
 
@@ -8,72 +9,53 @@ namespace LlamaNas.Engine.Tests.Checkpoints;
 
 /// <summary>
 /// Mutates the header of the real stories260K file thousands of times (seeded) and opens each result as a
-/// checkpoint: every attempt must either succeed (and then load every tensor) or fail with a coded
-/// <see cref="LlamaNasException"/>; any other exception, or a hang, fails the test. It takes about 6 s.
+/// checkpoint through the suite's <see cref="FuzzRun"/>: every attempt must either succeed (and then load every
+/// tensor) or fail with a coded <see cref="LlamaNasException"/>; any other exception, or a hang, fails the test. It
+/// takes about 6 s. Its mutations know the length prefix; the shared <see cref="Mutator"/> covers the header's JSON.
 /// </summary>
-public class SafetensorsFuzzTests : CheckpointTest
+public class SafetensorsFuzzTests(Xunit.Abstractions.ITestOutputHelper output) : CheckpointTest
 {
     private const int Cases = 3000;
     private static readonly byte[] Interesting = [.. "{}[]\",:0123456789-.eE \\u"u8, 0, 0xFF];
 
     [Fact]
-    public async Task Mutated_headers_open_or_fail_with_a_coded_error_and_never_hang()
+    public void Mutated_headers_open_or_fail_with_a_coded_error_and_never_hang()
     {
         var original = File.ReadAllBytes(Stories260KWeights);
+        var headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(original);
         File.Copy(Path.Combine(Stories260K, "config.json"), Dir.File("config.json"));
+        var path = Dir.File(CheckpointFiles.SingleFile);
+        var leaked = 0L;
 
-        var run = Task.Run(() => Fuzz(original, Dir));
-        Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) == run, "the fuzz run hung");
-        var (opened, codes, failures, leaked) = await run;
-        var coded = codes.Values.Sum();
+        var report = FuzzRun.Run("safetensors length prefix and header bytes", Cases, seed => Mutate(original, headerLength, new Random(seed)), bytes =>
+        {
+            // Tensors are counted per thread, and each case runs on one.
+            var before = LiveTensors;
+            try
+            {
+                File.WriteAllBytes(path, bytes);
+                using var checkpoint = LlamaCheckpoint.Open(Dir.Path);
+                foreach (var name in checkpoint.Tensors.Keys)
+                {
+                    using var t = checkpoint.Load(name, torch.ScalarType.BFloat16);
+                }
+            }
+            finally
+            {
+                Interlocked.Add(ref leaked, LiveTensors - before);
+            }
+        }).EnsureClean();
 
-        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(10)));
+        output.WriteLine(report.Summary);
         Assert.Equal(0, leaked);
-        Assert.Equal(Cases, opened + coded);
-        var seen = string.Join(", ", codes.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key}×{c.Value}"));
-        Assert.True(opened > 0 && coded > Cases / 2, $"opened {opened}, coded errors {seen}: the mutations should mostly break the file, not always");
+        var coded = report.Codes.Values.Sum();
+        Assert.True(report.Accepted > 0 && coded > Cases / 2, $"the mutations should mostly break the file, not always: {report.Summary}");
         string[] expected =
         [
             DiagnosticCodes.SafetensorsHeaderLength, DiagnosticCodes.SafetensorsHeaderInvalid,
             DiagnosticCodes.SafetensorsInvalidOffsets, DiagnosticCodes.SafetensorsSizeMismatch, DiagnosticCodes.CheckpointMissingTensor,
         ];
-        Assert.All(expected, c => Assert.True(codes.ContainsKey(c), $"no mutation reached {c} ({seen})"));
-    }
-
-    private static (int Opened, Dictionary<string, int> Codes, List<string> Failures, long Leaked) Fuzz(byte[] original, TempDirectory dir)
-    {
-        var path = dir.File(CheckpointFiles.SingleFile);
-        var headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(original);
-        var failures = new List<string>();
-        var opened = 0;
-        var codes = new Dictionary<string, int>(StringComparer.Ordinal);
-        var before = LiveTensors;
-        for (var seed = 0; seed < Cases; seed++)
-        {
-            var random = new Random(seed);
-            var (mutated, what) = Mutate(original, headerLength, random);
-            File.WriteAllBytes(path, mutated);
-            try
-            {
-                using var checkpoint = LlamaCheckpoint.Open(dir.Path);
-                foreach (var name in checkpoint.Tensors.Keys)
-                {
-                    using var t = checkpoint.Load(name, torch.ScalarType.BFloat16);
-                }
-
-                opened++;
-            }
-            catch (LlamaNasException e)
-            {
-                codes[e.Code] = codes.GetValueOrDefault(e.Code) + 1;
-            }
-            catch (Exception e)
-            {
-                failures.Add($"seed {seed} ({what}): {e.GetType().Name}: {e.Message}");
-            }
-        }
-
-        return (opened, codes, failures, LiveTensors - before);
+        Assert.All(expected, c => Assert.True(report.Codes.ContainsKey(c), $"no mutation reached {c} ({report.Summary})"));
     }
 
     private static (byte[] Bytes, string What) Mutate(byte[] original, int headerLength, Random random)

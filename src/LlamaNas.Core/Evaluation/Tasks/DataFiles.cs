@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.IO;
 
 namespace LlamaNas.Core.Evaluation.Tasks;
 
@@ -51,9 +52,10 @@ internal static class DataFiles
     }
 
     /// <summary>The file as UTF-8 text lines (a byte-order mark is dropped; "\r\n" and "\n" both end a line).</summary>
-    public static string[] ReadLines(string path)
+    public static string[] ReadLines(string path) => SplitLines(DecodeUtf8(ReadAllBytes(path)));
+
+    private static string[] SplitLines(string text)
     {
-        var text = DecodeUtf8(ReadAllBytes(path));
         var lines = text.Split('\n');
         for (var i = 0; i < lines.Length; i++)
         {
@@ -73,7 +75,9 @@ internal static class DataFiles
     private static List<DataRow> ReadJsonLines(string path)
     {
         var rows = new List<DataRow>();
-        var lines = ReadLines(path);
+        var bytes = ReadAllBytes(path);
+        JsonText.EnsureValidStrings(bytes, path);
+        var lines = SplitLines(DecodeUtf8(bytes));
         for (var i = 0; i < lines.Length; i++)
         {
             if (string.IsNullOrWhiteSpace(lines[i]))
@@ -103,6 +107,7 @@ internal static class DataFiles
     private static List<DataRow> ReadJson(string path)
     {
         var bytes = ReadAllBytes(path);
+        JsonText.EnsureValidStrings(bytes, path);
         var start = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? Encoding.UTF8.Preamble.Length : 0;
         var first = start;
         while (first < bytes.Length && bytes[first] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')

@@ -39,8 +39,11 @@ internal sealed class DataRow(string file, int line, JsonElement value, bool isP
 
     public string? OptionalString(string path) => Has(path) ? String(path) : null;
 
-    /// <summary>An integer given as a JSON number or as a string of digits (Hugging Face stores some labels as "3").</summary>
-    public int Int(string path)
+    /// <summary>
+    /// An integer given as a JSON number or, when <paramref name="allowDigitString"/>, as a string of digits (Hugging
+    /// Face stores some labels as "3"; a schema of our own says number and means it).
+    /// </summary>
+    public int Int(string path, bool allowDigitString = true)
     {
         var element = Get(path);
         if (element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out var number))
@@ -48,7 +51,7 @@ internal sealed class DataRow(string file, int line, JsonElement value, bool isP
             return number;
         }
 
-        if (element.ValueKind == JsonValueKind.String
+        if (allowDigitString && element.ValueKind == JsonValueKind.String
             && int.TryParse(element.GetString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out number))
         {
             return number;

@@ -15,15 +15,32 @@ namespace LlamaNas.Core.Evaluation.Tasks;
 /// </summary>
 internal static class ParquetRows
 {
+    /// <summary>How long a Parquet read may take before the file counts as damaged (plus 1 s per MB); tests shorten it.</summary>
+    internal static TimeSpan ReadDeadline { get; set; } = TimeSpan.FromSeconds(20);
+
     public static List<DataRow> Read(string path)
     {
-        using var stream = new MemoryStream(DataFiles.ReadAllBytes(path));
+        var bytes = DataFiles.ReadAllBytes(path);
+        using var stream = new MemoryStream(bytes);
         IList<Dictionary<string, object>> data;
         try
         {
-            data = ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult().Data;
+            // Parquet.Net 6.1 can spin forever on a damaged footer (reading past its end yields 0xFF bytes, a varint
+            // that never ends). The read runs on a background thread of its own, abandoned after a deadline.
+            var read = Task.Factory.StartNew(() => ParquetSerializer.DeserializeUntypedAsync(stream).GetAwaiter().GetResult(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var deadline = ReadDeadline + TimeSpan.FromSeconds(bytes.Length / 1e6);
+            if (!read.Wait(deadline))
+            {
+                throw new LlamaNasException(DiagnosticCodes.EvalParquetUnreadable, $"not a readable Parquet file: the reader did not finish within {deadline.TotalSeconds:F0} s, so its footer is most likely damaged", new DiagnosticLocation(path));
+            }
+
+            data = read.Result.Data;
         }
-        catch (Exception e)
+        catch (AggregateException e) when (e.InnerException is { } inner)
+        {
+            throw new LlamaNasException(DiagnosticCodes.EvalParquetUnreadable, $"not a readable Parquet file: {inner.Message}", new DiagnosticLocation(path), inner);
+        }
+        catch (Exception e) when (e is not LlamaNasException)
         {
             throw new LlamaNasException(DiagnosticCodes.EvalParquetUnreadable, $"not a readable Parquet file: {e.Message}", new DiagnosticLocation(path), e);
         }

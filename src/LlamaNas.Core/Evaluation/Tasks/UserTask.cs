@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.IO;
 
 namespace LlamaNas.Core.Evaluation.Tasks;
 
@@ -65,8 +66,15 @@ internal static partial class UserTask
         var docs = new List<TaskDoc>();
         foreach (var row in DataFiles.ReadRows(path))
         {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var property in row.Value.EnumerateObject())
             {
+                // JSON parsers disagree on which of two equal keys wins, so a row with both is ambiguous.
+                if (!seen.Add(property.Name))
+                {
+                    throw row.Error(DiagnosticCodes.EvalRowDuplicateField, $"field '{property.Name}' appears twice in the row; keep one", property.Name);
+                }
+
                 if (!Fields.Contains(property.Name))
                 {
                     throw row.Error(DiagnosticCodes.EvalRowUnknownField,
@@ -85,7 +93,7 @@ internal static partial class UserTask
                 throw row.Error(DiagnosticCodes.EvalRowInvalidValue, "a choice is empty", "choices");
             }
 
-            var gold = row.Int("gold");
+            var gold = row.Int("gold", allowDigitString: false);
             if (gold < 0 || gold >= choices.Count)
             {
                 throw row.Error(DiagnosticCodes.EvalRowBadAnswer, $"'gold' is {gold}, outside the {choices.Count} choices (0 to {choices.Count - 1})", "gold");
@@ -109,7 +117,9 @@ internal static partial class UserTask
         JsonElement header;
         try
         {
-            using var doc = JsonDocument.Parse(DataFiles.ReadAllBytes(headerPath));
+            var bytes = DataFiles.ReadAllBytes(headerPath);
+            JsonText.EnsureValidStrings(bytes, headerPath);
+            using var doc = JsonDocument.Parse(JsonText.WithoutBom(bytes).ToArray());
             header = doc.RootElement.Clone();
         }
         catch (JsonException e)

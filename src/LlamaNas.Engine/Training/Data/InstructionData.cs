@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.IO;
 using LlamaNas.Engine.Tokenization;
 
 namespace LlamaNas.Engine.Training.Data;
@@ -55,7 +57,7 @@ public static class InstructionData
             throw new LlamaNasException(DiagnosticCodes.TrainingDataNotFound, "instruction data file not found.", new DiagnosticLocation(path));
         }
 
-        var text = File.ReadAllText(path);
+        var text = ReadJsonText(path);
         var records = new List<InstructionRecord>();
         if (text.TrimStart().StartsWith('['))
         {
@@ -83,6 +85,23 @@ public static class InstructionData
         }
 
         return records.Count > 0 ? records : throw new LlamaNasException(DiagnosticCodes.TrainingDataEmpty, "the instruction data holds no records.", new DiagnosticLocation(path));
+    }
+
+    /// <summary>A JSON or JSON-lines training file as text, its strings checked (LNAS0112) and read failures coded (LNAS0705).</summary>
+    internal static string ReadJsonText(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LlamaNasException(DiagnosticCodes.TrainingInputUnreadable, $"{Path.GetFileName(path)} could not be read: {e.Message}", new DiagnosticLocation(path), e);
+        }
+
+        JsonText.EnsureValidStrings(bytes, path);
+        return Encoding.UTF8.GetString(JsonText.WithoutBom(bytes));
     }
 
     private static JsonDocument Parse(string json, string path, int line)

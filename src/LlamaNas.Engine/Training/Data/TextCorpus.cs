@@ -36,7 +36,7 @@ public static class TextCorpus
     {
         var docs = new List<string>();
         var lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in InstructionData.ReadJsonText(path).Split('\n'))
         {
             lineNumber++;
             if (line.Trim().Length == 0)
