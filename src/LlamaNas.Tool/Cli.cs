@@ -24,6 +24,7 @@ public static class Cli
         root.Subcommands.Add(FinetuneCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(BuildCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         return root;
     }
 

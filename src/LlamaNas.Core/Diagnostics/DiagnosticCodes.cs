@@ -2,7 +2,7 @@ namespace LlamaNas.Core.Diagnostics;
 
 /// <summary>
 /// Every LNAS code, one partial file per area so codes are never reused. Ranges:
-/// 0001-0099 native runtime, 0100-0199 command line, 0200-0299 checkpoints (safetensors, HF config),
+/// 0001-0099 native runtime, 0100-0199 command line, 0200-0299 checkpoints (safetensors, HF config, export, GGUF),
 /// 0300-0399 tokenizers, 0400-0499 model and generation.
 /// </summary>
 public static partial class DiagnosticCodes

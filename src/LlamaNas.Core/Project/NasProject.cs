@@ -42,6 +42,9 @@ public sealed record NasProject
 
     public required string SpeedObjective { get; init; }
 
+    /// <summary>The GGUF tensor type of the exported llama.cpp file, or <c>none</c>.</summary>
+    public required string GgufType { get; init; }
+
     public required string SearchAlgorithm { get; init; }
 
     public required int SearchEvaluations { get; init; }

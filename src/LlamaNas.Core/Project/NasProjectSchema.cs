@@ -37,6 +37,7 @@ public static class NasProjectSchema
         new("SizeBudget", PropertyKind.Number, "0.75", "The largest model to select, as a fraction of the base model's size (0 < budget ≤ 1)."),
         new("MaxModelBytes", PropertyKind.WholeNumber, "", "The largest model to select, in bytes; overrides SizeBudget when set."),
         new("Quantization", PropertyKind.Choice, "none", "Weight format of the exported model: none.", ["none", "int8"]),
+        new("GgufType", PropertyKind.Choice, "f16", "Also export the selected model as a GGUF file for llama.cpp (<model folder>.gguf) with this tensor type: f32, f16, bf16, q8_0 (rows not a multiple of 32 stay f16), or none.", ["none", "f32", "f16", "bf16", "q8_0"]),
         new("SpeedObjective", PropertyKind.Choice, "none", "A third, measured search objective: none, throughput (prefill tokens/s) or latency (s per decoded token). Measured objectives are not reproducible.", ["none", "throughput", "latency"]),
         new("SearchAlgorithm", PropertyKind.Choice, "linas", "linas (NSGA-II guided by performance predictors), nsga2 or random.", ["linas", "nsga2", "random"]),
         new("SearchEvaluations", PropertyKind.WholeNumber, "100", "Budget of real sub-network evaluations."),

@@ -96,6 +96,7 @@ internal sealed class NasProjectValidator
             MaxModelBytes = maxBytes,
             Quantization = quantization,
             SpeedObjective = Choice("SpeedObjective"),
+            GgufType = Choice("GgufType"),
             SearchAlgorithm = Choice("SearchAlgorithm"),
             SearchEvaluations = Int("SearchEvaluations", min: 1),
             SearchPopulation = Int("SearchPopulation", min: 2),

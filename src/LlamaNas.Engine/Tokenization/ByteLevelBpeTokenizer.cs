@@ -56,6 +56,9 @@ internal sealed class ByteLevelBpeTokenizer : ITextTokenizer
 
     public int VocabSize { get; }
 
+    /// <summary>What <c>tokenizer.json</c> defines (tokens, merges, added tokens), for writers of other tokenizer formats.</summary>
+    internal ByteLevelBpeDefinition Definition => _definition;
+
     public int? BosId => _specialTokens.BosId;
 
     public int? EosId => _specialTokens.EosId;

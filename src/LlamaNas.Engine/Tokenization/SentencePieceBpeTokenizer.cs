@@ -137,6 +137,9 @@ internal sealed class SentencePieceBpeTokenizer : ITextTokenizer
 
     public int VocabSize { get; }
 
+    /// <summary>The parsed <c>tokenizer.model</c> (pieces, scores, types), for writers of other tokenizer formats.</summary>
+    internal SentencePieceModel Model => _model;
+
     public int? BosId => _specialTokens.BosId;
 
     public int? EosId => _specialTokens.EosId;
@@ -220,6 +223,9 @@ internal sealed class SentencePieceBpeTokenizer : ITextTokenizer
         TokenizerText.CheckId(id, VocabSize);
         return _tokens[id];
     }
+
+    /// <summary>Whether <paramref name="id"/> is a special token (control, unknown or a special added token).</summary>
+    internal bool IsSpecial(int id) => _special[id];
 
     private int? IdOf(string token) => _allTokens.TryGetValue(token, out var id) ? id : null;
 

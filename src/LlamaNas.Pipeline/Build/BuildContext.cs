@@ -102,6 +102,9 @@ public sealed class BuildContext : IDisposable
 
     public string ModelDir => Path.Combine(OutDir, Project.ModelFolder);
 
+    /// <summary>The llama.cpp file beside the model folder (when GgufType is not none).</summary>
+    public string GgufFile => Path.Combine(OutDir, Project.ModelFolder + ".gguf");
+
     /// <summary>The fine-tuned super-network (in the cache), or the base model when the project does not fine-tune.</summary>
     public string SupernetDir => Project.FineTune ? Path.Combine(CacheDir, "supernets", Keys[StageNames.FineTune]) : Project.BaseModel;
 
@@ -150,7 +153,7 @@ public sealed class BuildContext : IDisposable
         var search = Key.Of("search", EngineVersion, fineTune, BaseModelKey, seed, Space.Signature(), p.ComputeDtype, task, Invariant(
             $"limit={p.TaskLimit};algorithm={p.SearchAlgorithm};evaluations={p.SearchEvaluations};population={p.SearchPopulation};speed={p.SpeedObjective}"));
         var select = Key.Of("select", search, Invariant($"budget={p.SizeBudget:R};max_bytes={p.MaxModelBytes};quantization={p.Quantization}"));
-        var export = Key.Of("export", EngineVersion, select, p.ModelFolder);
+        var export = Key.Of("export", EngineVersion, select, p.ModelFolder, "gguf=" + p.GgufType);
         var report = Key.Of("report", EngineVersion, export);
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {

@@ -159,7 +159,7 @@ public static class BuildPipeline
             StageNames.FineTune when context.Project.FineTune => [Path.Combine(context.SupernetDir, Engine.Training.SupernetFineTuning.SupernetFile)],
             StageNames.Search => [Path.Combine(context.SearchDir, SearchOutputsFiles.Pareto), Path.Combine(context.SearchDir, SearchOutputsFiles.Evaluations), context.BaselineFile],
             StageNames.Select => [context.SelectionFile],
-            StageNames.Export => [.. ExportStage.Files.Select(f => Path.Combine(context.ModelDir, f))],
+            StageNames.Export => ExportStage.Files(context),
             StageNames.Report => [.. ReportStage.Files.Select(f => Path.Combine(context.OutDir, f))],
             _ => [],
         };

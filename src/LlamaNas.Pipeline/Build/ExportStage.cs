@@ -1,73 +1,63 @@
-using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using LlamaNas.Core.Diagnostics;
-using LlamaNas.Core.IO;
 using LlamaNas.Engine.Checkpoints;
+using LlamaNas.Engine.Export;
 using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Native;
-using LlamaNas.Engine.Tokenization;
 using LlamaNas.Pipeline.Search;
-using static TorchSharp.torch;
 
 namespace LlamaNas.Pipeline.Build;
 
-/// <summary>What the exported folder's <c>llamanas.json</c> records: where it came from (and that the folder is ours).</summary>
-public sealed record ExportManifest(int Format, string Project, string Supernet, ParetoEntry Subnetwork, string QualityMetric);
-
 /// <summary>
 /// The export stage: the selected sub-network as a standalone Hugging Face model folder (model.safetensors,
-/// config.json with per-layer sizes, the tokenizer files, llamanas.json) that every llamanas verb loads. Written to a
-/// temporary sibling and swapped in, so a failed export leaves the previous model intact; a folder that exists and
-/// was not written by llamanas is never replaced (LNAS1102).
+/// config.json with per-layer sizes and DeciLM block_configs, the tokenizer files, llamanas.json) that every llamanas
+/// verb loads, and with GgufType set a GGUF file beside it that llama.cpp runs (docs/EXPORT.md). Both are written by
+/// the library's <see cref="ModelExporter"/> (as <c>llamanas export</c>): temporary name, then rename, so a failed
+/// export leaves the previous model intact; a folder or file that llamanas did not write is never replaced.
 /// </summary>
 internal static class ExportStage
 {
-    public const string ManifestFile = "llamanas.json";
-
-
-    public static IReadOnlyList<string> Files { get; } = [CheckpointFiles.Config, CheckpointFiles.SingleFile, ManifestFile];
+    public static IReadOnlyList<string> Files(BuildContext context) => context.Project.GgufType == "none"
+        ? [Path.Combine(context.ModelDir, CheckpointFiles.Config), Path.Combine(context.ModelDir, CheckpointFiles.SingleFile), Path.Combine(context.ModelDir, ModelExporter.ManifestFile)]
+        : [Path.Combine(context.ModelDir, CheckpointFiles.Config), Path.Combine(context.ModelDir, CheckpointFiles.SingleFile), Path.Combine(context.ModelDir, ModelExporter.ManifestFile), context.GgufFile];
 
     public static void Run(BuildContext context, BuildLog log)
     {
-        var target = context.ModelDir;
-        if (Directory.Exists(target) && !File.Exists(Path.Combine(target, ManifestFile)) && Directory.EnumerateFileSystemEntries(target).Any())
-        {
-            throw new LlamaNasException(DiagnosticCodes.BuildOutputNotOurs, $"the output folder {target} exists and was not written by llamanas (no {ManifestFile}); move it away or set LlamaNasModelFolder to another name.", context.Project.Where("LlamaNasModelFolder"));
-        }
-
         SweepTemporaries(context);
         var selection = Selection.Load(context.SelectionFile);
-        var temp = Path.Combine(context.OutDir, $".{context.Project.ModelFolder}.tmp-{RandomNumberGenerator.GetHexString(8, lowercase: true)}");
+        var p = context.Project;
+        var provenance = new JsonObject
+        {
+            ["project"] = p.Name,
+            ["supernet"] = context.Keys[StageNames.FineTune],
+            ["quality_metric"] = selection.QualityMetric,
+            ["selected"] = JsonSerializer.SerializeToNode(selection.Selected, ParetoDocument.Json),
+        };
+        TorchRuntime.EnsureInitialized();
+        using var supernet = LlamaForCausalLM.Load(context.SupernetDir, ComputeDtype.Parse(p.ComputeDtype));
+        var options = new ExportOptions
+        {
+            Architecture = selection.Selected.Architecture.ToArchitecture(),
+            DType = p.ComputeDtype == "bf16" ? ExportDType.Bf16 : ExportDType.Fp32,
+            Name = p.Name,
+            Provenance = provenance,
+        };
         try
         {
-            Write(context, selection, temp);
-            Replace(temp, target);
+            ModelExporter.Export(supernet, context.SupernetDir, context.ModelDir, options);
+            log.Progress(BuildPipeline.Invariant($"exported sub-network #{selection.Selected.Index} ({selection.Selected.Params:N0} parameters) to {context.ModelDir}"));
+            if (p.GgufType != "none")
+            {
+                var gguf = ModelExporter.Export(supernet, context.SupernetDir, context.GgufFile, options with { Format = ExportFormat.Gguf, DType = ModelExporter.ParseDType(p.GgufType) });
+                var fallback = gguf.F16Fallback.Count == 0 ? string.Empty : $"; {gguf.F16Fallback.Count} tensors kept F16 (rows not a multiple of 32)";
+                log.Progress($"wrote {context.GgufFile} ({gguf.Architecture}, {p.GgufType}{fallback})");
+            }
         }
-        catch
+        catch (LlamaNasException e) when (e.Code is DiagnosticCodes.ExportTargetNotOurs)
         {
-            TryDelete(temp);
-            throw;
+            throw new LlamaNasException(DiagnosticCodes.BuildOutputNotOurs, $"{e.Diagnostic.Message} Move it away or set LlamaNasModelFolder to another name.", p.Where("LlamaNasModelFolder"), e);
         }
-
-        log.Progress(BuildPipeline.Invariant($"exported sub-network #{selection.Selected.Index} ({selection.Selected.Params:N0} parameters) to {target}"));
-    }
-
-    private static void Write(BuildContext context, Selection selection, string folder)
-    {
-        Directory.CreateDirectory(folder);
-        TorchRuntime.EnsureInitialized();
-        using var supernet = LlamaForCausalLM.Load(context.SupernetDir, ComputeDtype.Parse(context.Project.ComputeDtype));
-        using var model = supernet.ExtractSubnetwork(selection.Selected.Architecture.ToArchitecture());
-        SafetensorsWriter.Write(Path.Combine(folder, CheckpointFiles.SingleFile), model.named_parameters().Select(p => new KeyValuePair<string, Tensor>(p.name, p.parameter)), new Dictionary<string, string> { ["format"] = "pt" });
-        var config = model.Config with { TorchDtype = model.Dtype == ScalarType.BFloat16 ? "bfloat16" : "float32" };
-        AtomicFile.WriteAllText(Path.Combine(folder, CheckpointFiles.Config), config.ToJson().ToJsonString(ParetoDocument.Json) + "\n");
-        foreach (var name in TokenizerLoader.CompanionFiles.Where(n => File.Exists(Path.Combine(context.SupernetDir, n))))
-        {
-            File.Copy(Path.Combine(context.SupernetDir, name), Path.Combine(folder, name), overwrite: true);
-        }
-
-        var manifest = new ExportManifest(1, context.Project.Name, context.Keys[StageNames.FineTune], selection.Selected, selection.QualityMetric);
-        AtomicFile.WriteAllText(Path.Combine(folder, ManifestFile), JsonSerializer.Serialize(manifest, ParetoDocument.Json) + "\n");
     }
 
     /// <summary>Temporary folders an interrupted export left (this build holds the project's lock, so none is in use).</summary>
@@ -77,40 +67,8 @@ internal static class ExportStage
         {
             foreach (var folder in Directory.EnumerateDirectories(context.OutDir, $".{context.Project.ModelFolder}.tmp-*"))
             {
-                TryDelete(folder);
+                ModelExporter.TryDeleteFolder(folder);
             }
-        }
-    }
-
-    /// <summary>Swaps <paramref name="temp"/> in for <paramref name="target"/>: the old folder is moved aside first and removed last.</summary>
-    private static void Replace(string temp, string target)
-    {
-        string? old = null;
-        if (Directory.Exists(target))
-        {
-            old = temp + ".old";
-            Directory.Move(target, old);
-        }
-
-        Directory.Move(temp, target);
-        if (old is not null)
-        {
-            TryDelete(old);
-        }
-    }
-
-    private static void TryDelete(string folder)
-    {
-        try
-        {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A leftover temporary folder is harmless; the next export uses a new name.
         }
     }
 }

@@ -69,6 +69,11 @@ public static class ReportStage
         }
 
         text.Append(I($"\n## Outputs\n\n- `{p.ModelFolder}/`: the selected sub-network as a standalone model (safetensors, config.json, tokenizer); run it with `llamanas generate {p.ModelFolder}` or `llamanas evaluate {p.ModelFolder}`.\n"));
+        if (p.GgufType != "none")
+        {
+            text.Append(I($"- `{p.ModelFolder}.gguf`: the same model for llama.cpp ({p.GgufType}).\n"));
+        }
+
         text.Append("- `pareto.json`: the Pareto front with its settings; `evaluations.csv`: every evaluated sub-network.\n\n");
         text.Append(TimingsBegin).Append('\n').Append("## Timings\n\n| stage | seconds |\n|---|---:|\n");
         foreach (var stage in StageNames.All.Where(times.ContainsKey))
