@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using LlamaNas.Pipeline.Build;
+using LlamaNas.Pipeline.Search;
 using LlamaNas.TestSupport;
 
 namespace LlamaNas.Tool.Tests;
@@ -52,5 +54,44 @@ public sealed class BuildCommandTests
 
         var (unknown, _, stageError) = await CliRunner.Run("build", project, "--stage", "compile");
         Assert.Equal((1, true), (unknown, stageError.Contains("error LNAS1100: unknown stage 'compile'", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task The_built_model_reproduces_through_evaluate_the_perplexity_recorded_in_pareto_json()
+    {
+        using var dir = new TempDir();
+        var project = dir.Write("tiny.nasproj", $"""
+            <Project Sdk="LlamaNas.Sdk/0.1.0">
+              <PropertyGroup>
+                <BaseModel>{SharedData.Stories260K}</BaseModel>
+                <SelfGeneratedData>true</SelfGeneratedData>
+                <SelfGeneratedSamples>8</SelfGeneratedSamples>
+                <SelfGeneratedHeldOutSamples>4</SelfGeneratedHeldOutSamples>
+                <SelfGeneratedTokens>40</SelfGeneratedTokens>
+                <FineTuneSteps>4</FineTuneSteps>
+                <FineTuneBatchSize>2</FineTuneBatchSize>
+                <FineTuneSequenceLength>64</FineTuneSequenceLength>
+                <SearchEvaluations>8</SearchEvaluations>
+                <SearchPopulation>4</SearchPopulation>
+                <GgufType>none</GgufType>
+                <LlamaNasCacheDirectory>cache</LlamaNasCacheDirectory>
+              </PropertyGroup>
+              <ItemGroup>
+                <SearchDimension Include="Depth" Choices="3;4;5" />
+              </ItemGroup>
+            </Project>
+            """);
+        var (code, output, error) = await CliRunner.Run("build", project);
+        Assert.True(code == 0, error);
+        Assert.Contains($"llamanas: model -> {dir.File(Path.Combine("bin", "Debug", "model"))}", output, StringComparison.Ordinal);
+
+        var pareto = ParetoDocument.Load(dir.File(Path.Combine("bin", "Debug", "pareto.json")));
+        var selection = Selection.Load(dir.File(Path.Combine("obj", "Debug", "llamanas", "selection.json")));
+        var recorded = Assert.Single(pareto.Front, e => e.Index == selection.Selected.Index).Metrics["perplexity:heldout.txt"];
+        var results = dir.File("results.json");
+        var (evaluated, _, evaluateError) = await CliRunner.Run("evaluate", dir.File(Path.Combine("bin", "Debug", "model")), "--perplexity", dir.File(Path.Combine("obj", "Debug", "llamanas", "data", "heldout.txt")), "--output", results);
+        Assert.True(evaluated == 0, evaluateError);
+        var measured = JsonNode.Parse(File.ReadAllText(results))!["results"]!["heldout.txt"]!["token_perplexity"]!.GetValue<double>();
+        Assert.InRange(measured, recorded * (1 - 1e-5), recorded * (1 + 1e-5));
     }
 }
