@@ -15,6 +15,7 @@ namespace LlamaNas.Pipeline.Tests;
 internal static class ReportFixture
 {
     public const string Quality = "perplexity:heldout.txt";
+    public const string Throughput = "throughput_tokens_per_s";
     public const string Signature = "layers=3;hidden=16;heads=4/2;depths=2,3;Depth=2,3;IntermediateSize@0=8,16,32;AttentionHeads@0=2,4;IntermediateSize@1=8,16,32;AttentionHeads@1=2,4;IntermediateSize@2=8,16,32;AttentionHeads@2=2,4";
 
     /// <summary>(depth, MLP widths, heads) of evaluations 0-3; the 16 others are depth 2, widths 8, heads 2.</summary>
@@ -31,31 +32,32 @@ internal static class ReportFixture
         {
             var (mlp, heads) = i < Best.Length ? Best[i] : ([8, 8], [2, 2]);
             var size = 1000L * mlp.Sum();
-            return new EvaluatedSubnetwork(i, mlp.Length, mlp, heads, new Dictionary<string, double> { [Quality] = i + 1, ["size_gb:fp32"] = size / 1e9 }, size);
+            return new EvaluatedSubnetwork(i, mlp.Length, mlp, heads, new Dictionary<string, double> { [Quality] = i + 1, ["size_gb:fp32"] = size / 1e9, [Throughput] = 1000.0 - (10 * i) }, size);
         })];
 
-    public static ParetoDocument Pareto(IReadOnlyList<EvaluatedSubnetwork> evaluations, int count) => new()
+    public static ParetoDocument Pareto(IReadOnlyList<EvaluatedSubnetwork> evaluations, int count, bool speed = false) => new()
     {
         Settings = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["algorithm"] = "linas" },
         Evaluations = count,
         Finished = true,
-        Objectives = [new ParetoObjective(Quality, Quality, "ln(metric)", 5), new ParetoObjective("size:fp32", "size_gb:fp32", "metric", 1e-4)],
+        Objectives = [new ParetoObjective(Quality, Quality, "ln(metric)", 5), new ParetoObjective("size:fp32", "size_gb:fp32", "metric", 1e-4), .. speed ? new[] { new ParetoObjective("throughput", Throughput, "-metric", 0) } : []],
         Hypervolume = 0.5,
         Front = [.. evaluations.Take(1).Select(e => Entry(e))],
     };
 
-    public static SearchResults Results(bool marked)
+    /// <summary>The search in memory; with <paramref name="speed"/>, throughput (1000 - 10 i tokens/s) is a third objective.</summary>
+    public static SearchResults Results(bool marked, bool speed = false)
     {
         var evaluations = Evaluations();
         var (depths, mlp, heads) = SearchResults.Choices(Signature, evaluations);
         return new SearchResults
         {
-            Pareto = Pareto(evaluations, evaluations.Count),
+            Pareto = Pareto(evaluations, evaluations.Count, speed),
             Evaluations = evaluations,
             Depths = depths,
             IntermediateSizes = mlp,
             AttentionHeads = heads,
-            BaseModel = marked ? new MarkedModel("base model", new Dictionary<string, double> { [Quality] = 0.5, ["size_gb:fp32"] = 1e-4 }, 100_000) : null,
+            BaseModel = marked ? new MarkedModel("base model", new Dictionary<string, double> { [Quality] = 0.5, ["size_gb:fp32"] = 1e-4, [Throughput] = 500 }, 100_000) : null,
             Selected = marked ? new MarkedModel("selected (#3)", evaluations[3].Metrics, evaluations[3].SizeBytes) : null,
             BudgetBytes = marked ? 50_000 : null,
         };

@@ -103,6 +103,23 @@ public sealed class SearchReportTests
     }
 
     [Fact]
+    public void A_speed_objective_adds_quality_against_speed_with_its_own_front()
+    {
+        var results = ReportFixture.Results(marked: true, speed: true);
+        var figures = ReportFigures.Render(results, SearchReport.Analyse(results));
+        Assert.Equal(SearchReport.Files(speed: true), figures.Select(f => f.Path));
+        var speed = Svg(figures, "figures/quality_vs_speed.svg");
+        foreach (var text in new[] { "throughput (prefill tokens/s)", "quality vs speed", "base model", "selected (#3)", "Pareto front (1)" })
+        {
+            Assert.Contains(text, speed);
+        }
+
+        // The budget is a size: it has no place on the speed axis.
+        Assert.DoesNotContain("size budget", speed, StringComparison.Ordinal);
+        Assert.Contains("![quality vs speed](figures/quality_vs_speed.png)", SearchReport.Markdown(results, SearchReport.Analyse(results)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Two_pareto_fronts_step_the_right_way_and_keep_only_the_non_dominated()
     {
         var evaluations = ReportFixture.Evaluations();

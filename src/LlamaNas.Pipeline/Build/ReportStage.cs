@@ -9,9 +9,9 @@ namespace LlamaNas.Pipeline.Build;
 
 /// <summary>
 /// The report stage: <c>report.md</c> (what was selected and why, its size and quality next to the base model's and
-/// the whole super-network's, the Pareto front, figures and the search-space analysis) plus copies of the search's
-/// <c>pareto.json</c> and <c>evaluations.csv</c> and the figures (<c>figures/*.png|svg</c>) in the output folder. Everything but the section between the timing markers is a function
-/// of the project and seed alone.
+/// the whole super-network's, the Pareto front, the figures and the search-space analysis) plus copies of the
+/// search's <c>pareto.json</c> and <c>evaluations.csv</c> and the figures (<c>figures/*.png|svg</c>) in the output
+/// folder. Everything but the section between the timing markers is a function of the project and seed alone.
 /// </summary>
 public static class ReportStage
 {
