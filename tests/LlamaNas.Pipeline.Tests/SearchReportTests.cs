@@ -120,6 +120,15 @@ public sealed class SearchReportTests
     }
 
     [Fact]
+    public void Log_ticks_fall_on_round_values_as_dense_as_the_range_needs()
+    {
+        Assert.Equal([1, 10, 100, 1000, 10000], ReportFigures.LogTickValues(-0.1, 4.2));
+        Assert.Equal([5, 10, 20, 50, 100, 200, 500], ReportFigures.LogTickValues(Math.Log10(2.6), Math.Log10(532)));
+        Assert.Equal([4, 5, 6, 7, 8, 9, 10], ReportFigures.LogTickValues(Math.Log10(3.16), Math.Log10(15.85)));
+        Assert.Equal([3], ReportFigures.LogTickValues(Math.Log10(2.6), Math.Log10(3.2)));
+    }
+
+    [Fact]
     public void Two_pareto_fronts_step_the_right_way_and_keep_only_the_non_dominated()
     {
         var evaluations = ReportFixture.Evaluations();

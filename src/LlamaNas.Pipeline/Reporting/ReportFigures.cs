@@ -118,7 +118,7 @@ public static partial class ReportFigures
         plot.Title(speed is null ? "quality vs size" : "quality vs speed");
         if (logQuality)
         {
-            LogTicks(plot, all.Select(e => Y(e.Metrics)));
+            LogTicks(plot, all.Select(e => e.Metrics).Concat(new[] { results.BaseModel, results.Selected }.OfType<MarkedModel>().Select(m => m.Metrics)).Where(m => m.ContainsKey(quality)).Select(Y));
         }
 
         plot.ShowLegend(Alignment.UpperRight);
@@ -146,17 +146,41 @@ public static partial class ReportFigures
             .OrderBy(x).ThenBy(e => e.Index)];
     }
 
-    /// <summary>Ticks of a log10 axis labelled with the metric's values: decades when the data spans one, else finer.</summary>
+    /// <summary>Ticks of the log10 quality axis at round metric values, labelled with the metric itself.</summary>
     private static void LogTicks(Plot plot, IEnumerable<double> logValues)
     {
         var values = logValues.ToList();
-        var decades = values.Count > 0 && values.Max() - values.Min() >= 1;
-        plot.Axes.Left.TickGenerator = new NumericAutomatic
+
+        // The axis shows a margin around the data; ticks there too, so no point lies beyond the last label.
+        var margin = 0.1 * (values.Max() - values.Min());
+        var ticks = LogTickValues(values.Min() - margin, values.Max() + margin);
+        plot.Axes.Left.TickGenerator = ticks.Count >= 2
+            ? new NumericManual([.. ticks.Select(v => new Tick(Math.Log10(v), v.ToString("G4", CultureInfo.InvariantCulture)))])
+            : new NumericAutomatic { LabelFormatter = y => Math.Pow(10, y).ToString("G4", CultureInfo.InvariantCulture) };
+    }
+
+    /// <summary>
+    /// Metric values between 10^<paramref name="min"/> and 10^<paramref name="max"/> at powers of ten, else at 1, 2, 5
+    /// × 10^k, else at every integer multiple, whichever first gives four; a narrower range gets what the last gives.
+    /// </summary>
+    internal static IReadOnlyList<double> LogTickValues(double min, double max)
+    {
+        var ticks = new List<double>();
+        foreach (var mantissas in new[] { new[] { 1.0 }, [1.0, 2, 5], [1.0, 2, 3, 4, 5, 6, 7, 8, 9] })
         {
-            MinorTickGenerator = decades ? new LogMinorTickGenerator() : new EvenlySpacedMinorTickGenerator(5),
-            IntegerTicksOnly = decades,
-            LabelFormatter = y => Math.Pow(10, y).ToString("G4", CultureInfo.InvariantCulture),
-        };
+            ticks.Clear();
+            for (var k = (int)Math.Floor(min); k <= (int)Math.Ceiling(max); k++)
+            {
+                ticks.AddRange(mantissas.Where(m => Math.Log10(m) + k >= min && Math.Log10(m) + k <= max).Select(m => m * Math.Pow(10, k)));
+            }
+
+            if (ticks.Count >= 4)
+            {
+                break;
+            }
+        }
+
+        return ticks;
     }
 
     /// <summary>Layers (rows, layer 0 at the top) × choices (MLP widths, then head counts), one cell per probability.</summary>
