@@ -27,4 +27,7 @@ public static partial class DiagnosticCodes
     public const string SearchChoicesInvalid = "LNAS0532";
     public const string SearchReferencePointInvalid = "LNAS0533";
     public const string SearchObjectiveDataInvalid = "LNAS0534";
+
+    // the report verb (0550-0559)
+    public const string SearchReportFolderIncomplete = "LNAS0550";
 }

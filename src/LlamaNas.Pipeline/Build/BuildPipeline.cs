@@ -160,7 +160,7 @@ public static class BuildPipeline
             StageNames.Search => [Path.Combine(context.SearchDir, SearchOutputsFiles.Pareto), Path.Combine(context.SearchDir, SearchOutputsFiles.Evaluations), context.BaselineFile],
             StageNames.Select => [context.SelectionFile],
             StageNames.Export => ExportStage.Files(context),
-            StageNames.Report => [.. ReportStage.Files.Select(f => Path.Combine(context.OutDir, f))],
+            StageNames.Report => [.. ReportStage.Files(context.Project).Select(f => Path.Combine(context.OutDir, f))],
             _ => [],
         };
     }

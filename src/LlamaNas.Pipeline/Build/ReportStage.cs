@@ -1,15 +1,17 @@
 using System.Globalization;
 using System.Text;
 using LlamaNas.Core.IO;
+using LlamaNas.Core.Project;
+using LlamaNas.Pipeline.Reporting;
 using LlamaNas.Pipeline.Search;
 
 namespace LlamaNas.Pipeline.Build;
 
 /// <summary>
 /// The report stage: <c>report.md</c> (what was selected and why, its size and quality next to the base model's and
-/// the whole super-network's, the Pareto front) plus copies of the search's <c>pareto.json</c> and
-/// <c>evaluations.csv</c> in the output folder. Everything but the section between the timing markers is a function
-/// of the project and seed alone.
+/// the whole super-network's, the Pareto front, the figures and the search-space analysis) plus copies of the
+/// search's <c>pareto.json</c> and <c>evaluations.csv</c> and the figures (<c>figures/*.png|svg</c>) in the output
+/// folder. Everything but the section between the timing markers is a function of the project and seed alone.
 /// </summary>
 public static class ReportStage
 {
@@ -17,7 +19,12 @@ public static class ReportStage
     public const string TimingsBegin = "<!-- llamanas:timings -->";
     public const string TimingsEnd = "<!-- /llamanas:timings -->";
 
-    public static IReadOnlyList<string> Files { get; } = [ReportFile, SearchOutputs.ParetoFile, SearchOutputs.EvaluationsFile];
+    /// <summary>The stage's outputs, relative to the output folder; the speed figure only with a speed objective.</summary>
+    public static IReadOnlyList<string> Files(NasProject project)
+    {
+        ArgumentNullException.ThrowIfNull(project);
+        return [ReportFile, SearchOutputs.ParetoFile, SearchOutputs.EvaluationsFile, .. SearchReport.Files(project.SpeedObjective != "none")];
+    }
 
     internal static void Run(BuildContext context, BuildLog log)
     {
@@ -27,12 +34,15 @@ public static class ReportStage
             AtomicFile.Write(Path.Combine(context.OutDir, name), s => s.Write(bytes));
         }
 
-        var report = Render(context, ParetoDocument.Load(Path.Combine(context.SearchDir, SearchOutputs.ParetoFile)), Baseline.Load(context.BaselineFile), Selection.Load(context.SelectionFile), BuildPipeline.ReadTimes(context));
+        var results = SearchResults.Load(context.SearchDir, context.BaselineFile, context.SelectionFile);
+        var analyses = SearchReport.Analyse(results);
+        SearchReport.WriteFigures(results, analyses, context.OutDir);
+        var report = Render(context, results.Pareto, Baseline.Load(context.BaselineFile), Selection.Load(context.SelectionFile), SearchReport.Markdown(results, analyses), BuildPipeline.ReadTimes(context));
         AtomicFile.WriteAllText(Path.Combine(context.OutDir, ReportFile), report);
         log.Progress($"wrote {Path.Combine(context.OutDir, ReportFile)}");
     }
 
-    internal static string Render(BuildContext context, ParetoDocument pareto, Baseline baseline, Selection selection, IReadOnlyDictionary<string, double> times)
+    internal static string Render(BuildContext context, ParetoDocument pareto, Baseline baseline, Selection selection, string figures, IReadOnlyDictionary<string, double> times)
     {
         var p = context.Project;
         var s = selection.Selected;
@@ -74,7 +84,8 @@ public static class ReportStage
             text.Append(I($"- `{p.ModelFolder}.gguf`: the same model for llama.cpp ({p.GgufType}).\n"));
         }
 
-        text.Append("- `pareto.json`: the Pareto front with its settings; `evaluations.csv`: every evaluated sub-network.\n\n");
+        text.Append("- `pareto.json`: the Pareto front with its settings; `evaluations.csv`: every evaluated sub-network; `figures/`: the figures below, as PNG and SVG.\n\n");
+        text.Append(figures);
         text.Append(TimingsBegin).Append('\n').Append("## Timings\n\n| stage | seconds |\n|---|---:|\n");
         foreach (var stage in StageNames.All.Where(times.ContainsKey))
         {
