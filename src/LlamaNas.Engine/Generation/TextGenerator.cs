@@ -135,7 +135,8 @@ public static class TextGenerator
             return logits.argmax(-1);
         }
 
-        var scaled = logits / options.Temperature;
+        using var temperature = options.Temperature.ToScalar(); // disposed here, not on the GC's finalizer thread (see RmsNorm)
+        var scaled = logits.div(temperature);
         if (options.TopK > 0 && options.TopK < scaled.shape[^1])
         {
             var kth = scaled.topk(options.TopK, -1).values.narrow(-1, options.TopK - 1, 1);

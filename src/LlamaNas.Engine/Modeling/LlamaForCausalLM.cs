@@ -70,9 +70,11 @@ public sealed class LlamaModel : nn.Module
         var device = inputIds.device;
 
         // Positions count real tokens only, so a left-padded row sees the same positions as its unpadded self.
+        using var one = 1.ToScalar(); // disposed here, not on the GC's finalizer thread (see RmsNorm)
+        using var zero = 0.ToScalar();
         var positions = attentionMask is null
             ? arange(past, total, int64, device).unsqueeze(0).expand(b, t)
-            : (attentionMask.to(int64).cumsum(1) - 1).clamp_min(0).narrow(1, past, t);
+            : attentionMask.to(int64).cumsum(1).sub_(one).clamp_min_(zero).narrow(1, past, t);
 
         Tensor? mask = null;
         if (attentionMask is not null || (past > 0 && t > 1))

@@ -56,14 +56,16 @@ public sealed class LoraAdapter : IDisposable
     {
         using var scope = NewDisposeScope();
         var down = F.linear(_dropout.Apply(x), Slicing.Leading(A, 1, inFeatures));
-        return (F.linear(down, Slicing.Leading(B, 0, outFeatures)) * Scale).MoveToOuterDisposeScope();
+        using var scale = Scale.ToScalar(); // disposed here, not on the GC's finalizer thread (see RmsNorm)
+        return F.linear(down, Slicing.Leading(B, 0, outFeatures)).mul_(scale).MoveToOuterDisposeScope();
     }
 
     /// <summary>Rows <paramref name="ids"/> of ΔW[:, :i] (the adapted embedding table's lookup): [..., i].</summary>
     internal Tensor Rows(Tensor ids, long inFeatures)
     {
         using var scope = NewDisposeScope();
-        return (B.index_select(0, ids).matmul(Slicing.Leading(A, 1, inFeatures)) * Scale).MoveToOuterDisposeScope();
+        using var scale = Scale.ToScalar();
+        return B.index_select(0, ids).matmul(Slicing.Leading(A, 1, inFeatures)).mul_(scale).MoveToOuterDisposeScope();
     }
 
     /// <summary>W += ΔW, computed in fp32 and rounded once into W's dtype.</summary>
@@ -71,7 +73,8 @@ public sealed class LoraAdapter : IDisposable
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var delta = B.to(float32).matmul(A.to(float32)) * Scale;
+        using var scale = Scale.ToScalar();
+        var delta = B.to(float32).matmul(A.to(float32)).mul_(scale);
         weight.copy_(weight.to(float32) + delta);
     }
 

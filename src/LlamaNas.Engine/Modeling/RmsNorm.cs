@@ -10,7 +10,12 @@ namespace LlamaNas.Engine.Modeling;
 /// </summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
-    private readonly double _eps;
+    /// <summary>
+    /// Held for the module's life and disposed with it: a Scalar converted implicitly in every forward is freed by the
+    /// GC's finalizer thread, which can race the native call still reading it (libtorch then fails with "Unknown
+    /// scalar type" after many forwards).
+    /// </summary>
+    private readonly Scalar _eps;
 #pragma warning disable IDE0044, CA1051 // registered by RegisterComponents; name mirrors the checkpoint key
     private TorchSharp.Modules.Parameter weight;
 #pragma warning restore IDE0044, CA1051
@@ -18,7 +23,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public RmsNorm(long size, double eps, ScalarType dtype, Device? device = null)
         : base(nameof(RmsNorm))
     {
-        _eps = eps;
+        _eps = eps.ToScalar();
         weight = new TorchSharp.Modules.Parameter(ones(size, dtype: dtype, device: device));
         RegisterComponents();
     }
@@ -29,7 +34,17 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = input.to(float32);
-        var normed = x * rsqrt(x.pow(2).mean([-1], keepdim: true) + _eps);
+        var normed = x * rsqrt(x.square().mean([-1], keepdim: true).add_(_eps));
         return (Slicing.Leading(weight, 0, input.shape[^1]) * normed.to(input.dtype)).MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _eps.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 }

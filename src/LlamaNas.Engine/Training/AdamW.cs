@@ -56,15 +56,23 @@ public sealed class AdamW : IDisposable
             var m = State(name + ".exp_avg", p, zero: true);
             var v = State(name + ".exp_avg_sq", p, zero: true);
             var master = p.dtype == float32 ? p : State(name + ".master", p, zero: false);
-            m.lerp_(g, 1 - _options.Beta1); // as torch.optim.AdamW, one pass
-            v.mul_(_options.Beta2).addcmul_(g, g, value: 1 - _options.Beta2);
+            // Scalars are disposed here, not by the GC: TorchSharp's implicitly converted ones are freed on the
+            // finalizer thread, which can race a native call still using them (seen as "Unknown scalar type").
+            using var beta2 = _options.Beta2.ToScalar();
+            using var oneMinusBeta2 = (1 - _options.Beta2).ToScalar();
+            using var sqrtBc2 = Math.Sqrt(bc2).ToScalar();
+            using var epsilon = _options.Epsilon.ToScalar();
+            using var step = (-lr / bc1).ToScalar();
+            m.lerp_(g, 1 - _options.Beta1); // as torch.optim.AdamW, one pass (the weight becomes a 0-d tensor, not a Scalar)
+            v.mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
             if (_options.WeightDecay != 0)
             {
-                master.mul_(1 - (lr * _options.WeightDecay));
+                using var decay = (1 - (lr * _options.WeightDecay)).ToScalar();
+                master.mul_(decay);
             }
 
-            var denominator = (v.sqrt() / Math.Sqrt(bc2)).add_(_options.Epsilon);
-            master.addcdiv_(m, denominator, value: -lr / bc1);
+            var denominator = v.sqrt().div_(sqrtBc2).add_(epsilon);
+            master.addcdiv_(m, denominator, value: step);
             if (!ReferenceEquals(master, p))
             {
                 p.copy_(master);
