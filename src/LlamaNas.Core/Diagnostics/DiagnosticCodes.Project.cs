@@ -30,5 +30,4 @@ public static partial class DiagnosticCodes
     public const string BuildStageUnknown = "LNAS1100";
     public const string BuildNoCandidateInBudget = "LNAS1101";
     public const string BuildOutputNotOurs = "LNAS1102";
-    public const string BuildStageInputMissing = "LNAS1103";
 }
