@@ -60,27 +60,7 @@ public sealed class BuildCommandTests
     public async Task The_built_model_reproduces_through_evaluate_the_perplexity_recorded_in_pareto_json()
     {
         using var dir = new TempDir();
-        var project = dir.Write("tiny.nasproj", $"""
-            <Project Sdk="LlamaNas.Sdk/0.1.0">
-              <PropertyGroup>
-                <BaseModel>{SharedData.Stories260K}</BaseModel>
-                <SelfGeneratedData>true</SelfGeneratedData>
-                <SelfGeneratedSamples>8</SelfGeneratedSamples>
-                <SelfGeneratedHeldOutSamples>4</SelfGeneratedHeldOutSamples>
-                <SelfGeneratedTokens>40</SelfGeneratedTokens>
-                <FineTuneSteps>4</FineTuneSteps>
-                <FineTuneBatchSize>2</FineTuneBatchSize>
-                <FineTuneSequenceLength>64</FineTuneSequenceLength>
-                <SearchEvaluations>8</SearchEvaluations>
-                <SearchPopulation>4</SearchPopulation>
-                <GgufType>none</GgufType>
-                <LlamaNasCacheDirectory>cache</LlamaNasCacheDirectory>
-              </PropertyGroup>
-              <ItemGroup>
-                <SearchDimension Include="Depth" Choices="3;4;5" />
-              </ItemGroup>
-            </Project>
-            """);
+        var project = dir.Write(TinyProject.FileName, TinyProject.Text(evaluations: 8, extraProperties: "\n    <GgufType>none</GgufType>"));
         var (code, output, error) = await CliRunner.Run("build", project);
         Assert.True(code == 0, error);
         Assert.Contains($"llamanas: model -> {dir.File(Path.Combine("bin", "Debug", "model"))}", output, StringComparison.Ordinal);

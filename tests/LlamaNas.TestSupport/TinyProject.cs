@@ -1,12 +1,10 @@
-using LlamaNas.TestSupport;
-
-namespace LlamaNas.Pipeline.Tests;
+namespace LlamaNas.TestSupport;
 
 /// <summary>
 /// A seeded tiny compression project on the real stories260K model with self-generated data: every stage runs for
 /// real in seconds. <see cref="Write"/> puts it into a folder with its own super-network cache.
 /// </summary>
-internal static class TinyProject
+public static class TinyProject
 {
     public const string FileName = "tiny.nasproj";
 
