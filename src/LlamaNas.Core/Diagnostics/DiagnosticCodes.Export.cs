@@ -10,6 +10,8 @@ public static partial class DiagnosticCodes
     public const string ExportWriteFailed = "LNAS0264";
     public const string GgufRowNotDivisible = "LNAS0265";
     public const string GgufWriteInvalidInput = "LNAS0266";
+    public const string QuantizationUnsupported = "LNAS0267";
+    public const string QuantizedCheckpointInvalid = "LNAS0268";
 
     // GGUF files (0270-0289)
     public const string GgufCannotOpen = "LNAS0270";

@@ -1,5 +1,8 @@
 using LlamaNas.Core.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using LlamaNas.Core.Models;
+using LlamaNas.Engine.Quantization;
 using TorchSharp;
 
 namespace LlamaNas.Engine.Checkpoints;
@@ -56,6 +59,7 @@ public sealed class LlamaCheckpoint : IDisposable
         {
             var tensors = File.Exists(single) ? OpenSingle(single, files) : OpenSharded(index, files);
             Validate(config, tensors, directory);
+            ValidateQuantization(Path.Combine(directory, CheckpointFiles.Config), tensors);
             return new LlamaCheckpoint(directory, config, files, tensors);
         }
         catch
@@ -65,8 +69,23 @@ public sealed class LlamaCheckpoint : IDisposable
         }
     }
 
-    /// <summary>A new contiguous CPU tensor holding <paramref name="name"/> converted to <paramref name="dtype"/>.</summary>
+    /// <summary>
+    /// A new contiguous CPU tensor holding <paramref name="name"/> converted to <paramref name="dtype"/>; an int8
+    /// weight stored with its scale (an INT8 export) is dequantized as the quantized model computes it.
+    /// </summary>
     public torch.Tensor Load(string name, torch.ScalarType dtype)
+    {
+        if (!_tensors.TryGetValue(name + Int8Weights.ScaleSuffix, out var scaleInfo))
+        {
+            return LoadRaw(name, dtype);
+        }
+
+        using var q = LoadRaw(name, torch.ScalarType.Int8);
+        using var scale = LoadRaw(scaleInfo.Name, torch.ScalarType.Float32);
+        return Int8Weights.Dequantize(q, scale, dtype);
+    }
+
+    private torch.Tensor LoadRaw(string name, torch.ScalarType dtype)
     {
         if (!_tensors.TryGetValue(name, out var info))
         {
@@ -148,7 +167,7 @@ public sealed class LlamaCheckpoint : IDisposable
                 new DiagnosticLocation(directory, Item: missing[0]));
         }
 
-        var unexpected = tensors.Keys.Where(n => !expected.ContainsKey(n) && !n.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        var unexpected = tensors.Keys.Where(n => !expected.ContainsKey(n) && !n.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal) && !IsScaleOf(n, expected)).Order(StringComparer.Ordinal).ToList();
         if (unexpected.Count > 0)
         {
             var first = tensors[unexpected[0]].FilePath;
@@ -172,6 +191,57 @@ public sealed class LlamaCheckpoint : IDisposable
             }
         }
     }
+
+    /// <summary>Whether <paramref name="name"/> is the int8 scale of a quantizable weight the architecture has.</summary>
+    private static bool IsScaleOf(string name, IReadOnlyDictionary<string, long[]> expected) =>
+        name.EndsWith(Int8Weights.ScaleSuffix, StringComparison.Ordinal) && name[..^Int8Weights.ScaleSuffix.Length] is var weight && expected.ContainsKey(weight) && Int8Weights.IsQuantized(weight);
+
+    /// <summary>
+    /// LNAS0268 unless int8 weights, their scales and config.json's quantization_config agree: every int8 weight has
+    /// an [out, 1] float scale and vice versa, and the scheme is the one llamanas writes.
+    /// </summary>
+    private static void ValidateQuantization(string configPath, Dictionary<string, SafetensorsTensorInfo> tensors)
+    {
+        var scales = tensors.Values.Where(t => t.Name.EndsWith(Int8Weights.ScaleSuffix, StringComparison.Ordinal)).ToList();
+        var int8 = tensors.Values.Where(t => t.DType == SafetensorsDType.I8).ToList();
+        if (scales.Count == 0 && int8.Count == 0)
+        {
+            return;
+        }
+
+        JsonNode? config;
+        try
+        {
+            config = JsonNode.Parse(File.ReadAllText(configPath))?["quantization_config"];
+        }
+        catch (JsonException e)
+        {
+            throw new LlamaNasException(DiagnosticCodes.ConfigInvalidJson, $"config.json is not valid JSON: {e.Message}", new DiagnosticLocation(configPath), e);
+        }
+
+        var why = config is null ? "the weights are int8 but config.json has no quantization_config" : Int8Weights.Unsupported(config);
+        if (why is not null)
+        {
+            throw QuantizationInvalid(configPath, "quantization_config", why);
+        }
+
+        foreach (var w in int8)
+        {
+            if (!tensors.TryGetValue(w.Name + Int8Weights.ScaleSuffix, out var s) || s.Shape.Length != 2 || s.Shape[0] != w.Shape[0] || s.Shape[1] != 1 || s.DType is not (SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F32))
+            {
+                throw QuantizationInvalid(w.FilePath, w.Name, $"the int8 weight '{w.Name}' {w.ShapeText} needs a float scale '{w.Name}{Int8Weights.ScaleSuffix}' of shape [{w.Shape[0]}, 1]");
+            }
+        }
+
+        var orphan = scales.FirstOrDefault(s => !tensors.TryGetValue(s.Name[..^Int8Weights.ScaleSuffix.Length], out var w) || w.DType != SafetensorsDType.I8);
+        if (orphan is not null)
+        {
+            throw QuantizationInvalid(orphan.FilePath, orphan.Name, $"'{orphan.Name}' scales a weight that is not int8");
+        }
+    }
+
+    private static LlamaNasException QuantizationInvalid(string path, string item, string why) =>
+        new(DiagnosticCodes.QuantizedCheckpointInvalid, $"{why}. llamanas reads int8 checkpoints in the layout its own int8 export writes (docs/EXPORT.md).", new DiagnosticLocation(path, Item: item));
 
     private static string NameList(List<string> names) =>
         string.Join(", ", names.Take(MaxNamesInMessage)) + (names.Count > MaxNamesInMessage ? $" and {names.Count - MaxNamesInMessage} more" : string.Empty);

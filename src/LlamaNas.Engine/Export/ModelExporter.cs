@@ -8,6 +8,7 @@ using LlamaNas.Core.Models;
 using LlamaNas.Core.Search;
 using LlamaNas.Engine.Checkpoints;
 using LlamaNas.Engine.Modeling;
+using LlamaNas.Engine.Quantization;
 using LlamaNas.Engine.Tokenization;
 using static TorchSharp.torch;
 
@@ -28,6 +29,11 @@ public enum ExportDType
     Bf16,
     F16,
     Q8_0,
+
+    /// <summary>Safetensors only: decoder linear weights int8 with fp16 per-channel scales, everything else fp16 (Quantization.Int8Weights).</summary>
+#pragma warning disable CA1720 // named as users write the dtype
+    Int8,
+#pragma warning restore CA1720
 }
 
 /// <summary>What to export: the format, the stored type, and the sub-network (null: the whole model).</summary>
@@ -54,7 +60,11 @@ public sealed record ExportOptions
 /// <c>LlamaForCausalLM</c> for safetensors), the sub-network's parameter count, and the GGUF tensors kept F16 in
 /// a Q8_0 file because their rows are not a multiple of 32.
 /// </summary>
-public sealed record ExportResult(string Path, ExportFormat Format, string Architecture, long Parameters, IReadOnlyList<string> F16Fallback);
+public sealed record ExportResult(string Path, ExportFormat Format, string Architecture, long Parameters, IReadOnlyList<string> F16Fallback)
+{
+    /// <summary>Bytes of tensor data written (safetensors: every tensor's data, headers excluded; GGUF: 0, not counted).</summary>
+    public long TensorBytes { get; init; }
+}
 
 /// <summary>
 /// Writes a sub-network of a loaded model as a standalone model other tools run: a Hugging Face folder
@@ -73,7 +83,8 @@ public static class ModelExporter
         "bf16" or "bfloat16" => ExportDType.Bf16,
         "f16" or "fp16" or "float16" => ExportDType.F16,
         "q8_0" => ExportDType.Q8_0,
-        _ => throw new LlamaNasException(DiagnosticCodes.ExportInvalidOptions, $"'{text}' is not an export dtype; use fp32, bf16, f16 or q8_0."),
+        "int8" => ExportDType.Int8,
+        _ => throw new LlamaNasException(DiagnosticCodes.ExportInvalidOptions, $"'{text}' is not an export dtype; use fp32, bf16, f16, int8 (safetensors) or q8_0 (GGUF)."),
     };
 
     public static string Name(ExportDType dtype) => dtype switch
@@ -81,6 +92,7 @@ public static class ModelExporter
         ExportDType.Fp32 => "fp32",
         ExportDType.Bf16 => "bf16",
         ExportDType.F16 => "f16",
+        ExportDType.Int8 => "int8",
         _ => "q8_0",
     };
 
@@ -98,7 +110,12 @@ public static class ModelExporter
         output = Path.GetFullPath(output);
         if (options.Format == ExportFormat.Safetensors && options.DType == ExportDType.Q8_0)
         {
-            throw new LlamaNasException(DiagnosticCodes.ExportInvalidOptions, "q8_0 is a GGUF type; safetensors exports store fp32, bf16 or f16.");
+            throw new LlamaNasException(DiagnosticCodes.ExportInvalidOptions, "q8_0 is a GGUF type; safetensors exports store fp32, bf16, f16 or int8.");
+        }
+
+        if (options.Format == ExportFormat.Gguf && options.DType == ExportDType.Int8)
+        {
+            throw new LlamaNasException(DiagnosticCodes.ExportInvalidOptions, "int8 is a safetensors type (int8 weights with per-channel scales); GGUF's 8-bit type is q8_0.");
         }
 
         return options.Format == ExportFormat.Gguf
@@ -148,7 +165,8 @@ public static class ModelExporter
             Directory.CreateDirectory(temp);
             var config = WriteFolder(model, arch, sourceDirectory, temp, options);
             ReplaceFolder(temp, target);
-            return new ExportResult(target, ExportFormat.Safetensors, "LlamaForCausalLM", config.ParameterCount(), []);
+            using var written = SafetensorsFile.Open(Path.Combine(target, CheckpointFiles.SingleFile));
+            return new ExportResult(target, ExportFormat.Safetensors, "LlamaForCausalLM", config.ParameterCount(), []) { TensorBytes = written.Tensors.Sum(t => t.ByteCount) };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -168,18 +186,25 @@ public static class ModelExporter
         var (scalar, torchName) = dtype switch
         {
             ExportDType.Bf16 => (ScalarType.BFloat16, "bfloat16"),
-            ExportDType.F16 => (ScalarType.Float16, "float16"),
+            ExportDType.F16 or ExportDType.Int8 => (ScalarType.Float16, "float16"),
             _ => (ScalarType.Float32, "float32"),
         };
         using (var scope = NewDisposeScope())
         {
-            var tensors = model.SubnetworkSlices(arch).Select(s => new KeyValuePair<string, Tensor>(s.Name, s.Slice.to(scalar))).ToList();
+            var tensors = model.SubnetworkSlices(arch).SelectMany(s => dtype == ExportDType.Int8 && Int8Weights.IsQuantized(s.Name)
+                ? Quantized(s.Name, s.Slice)
+                : [new KeyValuePair<string, Tensor>(s.Name, s.Slice.to(scalar))]).ToList();
             SafetensorsWriter.Write(Path.Combine(folder, CheckpointFiles.SingleFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         }
 
         var config = model.Config.WithLayers(arch.HiddenSize, arch.IntermediateSizes, arch.AttentionHeads, arch.KeyValueHeads) with { TorchDtype = torchName };
         var json = config.ToJson();
         json["block_configs"] = BlockConfigs(config);
+        if (dtype == ExportDType.Int8)
+        {
+            json["quantization_config"] = Int8Weights.QuantizationConfig();
+        }
+
         AtomicFile.WriteAllText(Path.Combine(folder, CheckpointFiles.Config), json.ToJsonString(Indented) + "\n");
         foreach (var name in TokenizerLoader.CompanionFiles.Where(n => File.Exists(Path.Combine(sourceDirectory, n))))
         {
@@ -205,6 +230,13 @@ public static class ModelExporter
 
         AtomicFile.WriteAllText(Path.Combine(folder, ManifestFile), manifest.ToJsonString(Indented) + "\n");
         return config;
+    }
+
+    /// <summary>A decoder linear weight as compressed-tensors stores it: the int8 weight and its [out, 1] scale.</summary>
+    private static KeyValuePair<string, Tensor>[] Quantized(string name, Tensor weight)
+    {
+        var (q, scale) = Int8Weights.Quantize(weight, name);
+        return [new(name, q), new(name + Int8Weights.ScaleSuffix, scale)];
     }
 
     /// <summary>

@@ -26,6 +26,11 @@ public sealed partial class LlamaForCausalLM
     public void ActivateSubnetwork(SubnetworkArchitecture architecture)
     {
         Validate(architecture);
+        if (_quantized is not null && !architecture.Equals(ActiveArchitecture))
+        {
+            throw new InvalidOperationException("the active sub-network runs quantized; dispose the quantization scope before switching");
+        }
+
         ActiveArchitecture = architecture.Equals(FullArchitecture)
             ? FullArchitecture
             : new SubnetworkArchitecture(architecture.HiddenSize, [.. architecture.IntermediateSizes], [.. architecture.AttentionHeads], [.. architecture.KeyValueHeads]);

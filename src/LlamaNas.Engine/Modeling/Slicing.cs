@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using LlamaNas.Engine.Quantization;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -20,9 +22,12 @@ internal static class Slicing
     /// </summary>
     public static Tensor Linear(Tensor x, Linear layer, long outFeatures, long inFeatures, LoraAdapter? lora = null)
     {
+        using var dequantized = Int8Forms.TryGetValue(layer, out var int8)
+            ? Int8Weights.Dequantize(Leading(Leading(int8.Weight, 0, outFeatures), 1, inFeatures), Leading(int8.Scale, 0, outFeatures), x.dtype)
+            : null;
         var y = F.linear(
             x,
-            Leading(Leading(layer.weight!, 0, outFeatures), 1, inFeatures),
+            dequantized ?? Leading(Leading(layer.weight!, 0, outFeatures), 1, inFeatures),
             layer.bias is { } bias ? Leading(bias, 0, outFeatures) : null);
         if (lora is null)
         {
@@ -35,4 +40,25 @@ internal static class Slicing
             return y + delta;
         }
     }
+
+    /// <summary>
+    /// Int8 forms of linear layers that run quantized on the fly (<see cref="Int8Execution.OnTheFly"/>): keyed by the
+    /// layer itself, so the modules carry no quantization state of their own.
+    /// </summary>
+    private static readonly ConditionalWeakTable<Linear, Int8Form> Int8Forms = [];
+
+    /// <summary>Runs <paramref name="layer"/> on q · scale from now on (q [out, in] int8, scale [out, 1]; both owned here).</summary>
+    public static void AttachInt8(Linear layer, Tensor q, Tensor scale) => Int8Forms.AddOrUpdate(layer, new Int8Form(q, scale));
+
+    public static void DetachInt8(Linear layer)
+    {
+        if (Int8Forms.TryGetValue(layer, out var form))
+        {
+            Int8Forms.Remove(layer);
+            form.Weight.Dispose();
+            form.Scale.Dispose();
+        }
+    }
+
+    private sealed record Int8Form(Tensor Weight, Tensor Scale);
 }
