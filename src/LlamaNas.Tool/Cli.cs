@@ -25,6 +25,7 @@ public static class Cli
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(BuildCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(QuantizeCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
         return root;
     }

@@ -60,6 +60,44 @@ public sealed class BuildPipelineTests
     }
 
     [Fact]
+    public void Quantization_int8_selects_from_the_int8_front_and_exports_the_int8_model_the_search_measured()
+    {
+        using var dir = new TempDir();
+        var project = TinyProject.Write(dir, "q", TinyProject.Text(extraProperties: "\n    <Quantization>int8</Quantization>"));
+        var (context, _) = Build(project);
+        var outDir = Path.Combine(dir.Path, "q", "bin", "Debug");
+        var pareto = Search.ParetoDocument.Load(Path.Combine(outDir, "pareto.json"));
+        var int8 = pareto.Int8Front!;
+        Assert.Equal(pareto.Front.Select(e => e.Index), int8.Evaluations.Select(e => e.Index));
+        Assert.Contains("size_gb:int8", int8.Objectives.Select(o => o.Metric));
+
+        var selection = Selection.Load(context.SelectionFile);
+        Assert.Equal("int8", selection.Quantization);
+        Assert.Contains(selection.Selected.Index, int8.Front);
+
+        // The bytes the export wrote are the INT8 size the search ranked it by, and the model scores what was recorded.
+        var model = Path.Combine(outDir, "model");
+        using (var weights = Engine.Checkpoints.SafetensorsFile.Open(Path.Combine(model, "model.safetensors")))
+        {
+            Assert.Equal(selection.Selected.SizeBytes, weights.Tensors.Sum(t => t.ByteCount));
+            Assert.Contains(weights.Tensors, t => t.DType == Engine.Checkpoints.SafetensorsDType.I8);
+        }
+
+        var recorded = selection.Selected.Metrics[selection.QualityMetric];
+        Assert.InRange(HeldOutPerplexity(model, context.HeldOutFile!), recorded * (1 - 1e-5), recorded * (1 + 1e-5));
+        Assert.Contains(Engine.Export.GgufFile.Open(Path.Combine(outDir, "model.gguf")).Tensors, t => t.Type == Engine.Export.GgmlType.Q8_0); // GgufType auto
+        var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains($"**selected (#{selection.Selected.Index}), INT8**", report, StringComparison.Ordinal);
+        Assert.Contains("| INT8 |", report, StringComparison.Ordinal);
+
+        // Back to float weights: the search (which measured both fronts) is kept; selection and what follows run again.
+        File.WriteAllText(project, TinyProject.Text());
+        var (_, rebuilt) = Build(project);
+        Assert.Equal(["stage select: running", "stage export: running", "stage report: running"], Headlines(rebuilt).Where(h => h.StartsWith("stage", StringComparison.Ordinal)));
+        Assert.Equal("none", Selection.Load(context.SelectionFile).Quantization);
+    }
+
+    [Fact]
     public void Plan_notices_edited_and_deleted_inputs_and_missing_outputs()
     {
         using var dir = new TempDir();

@@ -29,6 +29,27 @@ public class ExportCommandTests
         Assert.Contains("3 layers, hidden 64, 8 heads / 4 KV heads × 8, MLP 86, vocab 512", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Quantize_writes_an_int8_folder_every_verb_loads_and_compares_the_perplexities()
+    {
+        using var temp = new TempDir();
+        var text = temp.Write("valid.txt", File.ReadAllText(SharedData.Path("data", "tinystories", "valid-head-a.txt"))[..2000]);
+        var folder = temp.File("int8");
+        var (rc, output, error) = await CliRunner.Run("quantize", Stories, "--output", folder, "--depth", "4", "--mlp", "172", "--perplexity", text);
+        Assert.True(rc == 0, error);
+        Assert.Contains("214,592 parameters, 252,736 bytes of weights (fp32 858,368, fp16 429,184)", output, StringComparison.Ordinal);
+        Assert.Matches(@"token perplexity on valid\.txt: [\d.]+ float, [\d.]+ INT8 \([+-]\d+\.\d\d%\)", output);
+        (rc, output, error) = await CliRunner.Run("generate", folder, "--prompt", "Once upon a time", "--max-new-tokens", "8");
+        Assert.True(rc == 0, error);
+        Assert.StartsWith("Once upon a time", output, StringComparison.Ordinal);
+
+        // export --dtype int8 writes the same bytes.
+        (rc, output, error) = await CliRunner.Run("export", Stories, "--output", temp.File("exported"), "--depth", "4", "--mlp", "172", "--dtype", "int8");
+        Assert.True(rc == 0, error);
+        Assert.Contains("252,736 bytes of weights) as safetensors int8", output, StringComparison.Ordinal);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(folder, "model.safetensors")), File.ReadAllBytes(temp.File("exported/model.safetensors")));
+    }
+
     [Theory]
     [InlineData("LNAS0100", "--depth", "9")]
     [InlineData("LNAS0100", "--depth", "4", "--mlp", "172,128")]
@@ -38,6 +59,7 @@ public class ExportCommandTests
     [InlineData("LNAS0261", "--format", "onnx")]
     [InlineData("LNAS0261", "--dtype", "int4")]
     [InlineData("LNAS0261", "--dtype", "q8_0")]
+    [InlineData("LNAS0261", "--format", "gguf", "--dtype", "int8")]
     public async Task Bad_options_are_coded_errors_and_write_nothing(string code, params string[] options)
     {
         using var temp = new TempDir();

@@ -109,6 +109,40 @@ public sealed class SearchCommandTests : IDisposable
         AssertSameFiles(first, second);
     }
 
+    [Fact]
+    public async Task Quantization_int8_adds_the_front_re_ranked_after_int8_without_changing_the_float_results()
+    {
+        var plain = _dir.File("plain");
+        Assert.Equal(0, (await Run(Search(plain))).Code);
+        var quantized = _dir.File("int8");
+        var (rc, output, error) = await Run(Search(quantized, "--quantization", "int8"));
+        Assert.True(rc == 0, error);
+        Assert.Matches(@"int8: \d+ front members quantized and measured", error);
+        Assert.Contains("after INT8:", output, StringComparison.Ordinal);
+
+        // The float files are untouched by the re-ranking; pareto.json gains int8_front.
+        Assert.Equal(File.ReadAllBytes(Path.Combine(plain, "evaluations.csv")), File.ReadAllBytes(Path.Combine(quantized, "evaluations.csv")));
+        var pareto = JsonNode.Parse(File.ReadAllText(Path.Combine(quantized, "pareto.json")))!;
+        var front = pareto["front"]!.AsArray();
+        var int8 = pareto["int8_front"]!;
+        Assert.Equal("size_gb:int8", int8["objectives"]![1]!["metric"]!.GetValue<string>());
+        var entries = int8["evaluations"]!.AsArray();
+        Assert.Equal(front.Select(e => e!["index"]!.GetValue<int>()), entries.Select(e => e!["index"]!.GetValue<int>()));
+        foreach (var (f, q) in front.Zip(entries))
+        {
+            // INT8 is smaller (fp32 → 1 byte per linear weight) and, on this model, near the float perplexity.
+            Assert.True(q!["size_bytes"]!.GetValue<long>() < f!["size_bytes"]!.GetValue<long>() / 2);
+            var pf = f["metrics"]!["perplexity:valid.txt"]!.GetValue<double>();
+            var pq = q["metrics"]!["perplexity:valid.txt"]!.GetValue<double>();
+            Assert.InRange(pq / pf, 0.9, 1.1);
+            Assert.NotEqual(pf, pq);
+        }
+
+        var onFront = int8["front"]!.AsArray().Select(i => i!.GetValue<int>()).ToHashSet();
+        Assert.NotEmpty(onFront);
+        Assert.Equal(JsonNode.Parse(File.ReadAllText(Path.Combine(plain, "pareto.json")))!["front"]!.ToJsonString(), front.ToJsonString());
+    }
+
     [Theory]
     [InlineData("LNAS0530", "--objectives", "perplexity,speed")]
     [InlineData("LNAS0530", "--objectives", "accuracy,size")]

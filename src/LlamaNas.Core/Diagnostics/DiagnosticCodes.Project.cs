@@ -19,7 +19,6 @@ public static partial class DiagnosticCodes
     public const string ProjectBudgetUnreachable = "LNAS1009";
     public const string ProjectDuplicateDimension = "LNAS1010";
     public const string ProjectConflictingSettings = "LNAS1011";
-    public const string ProjectFeatureUnavailable = "LNAS1012";
     public const string ProjectUnknownItemType = "LNAS1013";
     public const string ProjectEvaluatedInvalid = "LNAS1014";
 

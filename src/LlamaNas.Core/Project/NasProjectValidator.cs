@@ -74,10 +74,7 @@ internal sealed class NasProjectValidator
         }
 
         var quantization = Choice("Quantization");
-        if (quantization == "int8")
-        {
-            Error(DiagnosticCodes.ProjectFeatureUnavailable, "Quantization int8 is not available in this version of llamanas; use none.", LocationOf("Quantization"));
-        }
+        var gguf = Choice("GgufType");
 
         var sizeBudget = Number("SizeBudget", min: double.Epsilon, max: 1);
         var maxBytes = OptionalLong("MaxModelBytes", min: 1);
@@ -96,7 +93,7 @@ internal sealed class NasProjectValidator
             MaxModelBytes = maxBytes,
             Quantization = quantization,
             SpeedObjective = Choice("SpeedObjective"),
-            GgufType = Choice("GgufType"),
+            GgufType = gguf != "auto" ? gguf : quantization == "int8" ? "q8_0" : "f16",
             SearchAlgorithm = Choice("SearchAlgorithm"),
             SearchEvaluations = Int("SearchEvaluations", min: 1),
             SearchPopulation = Int("SearchPopulation", min: 2),
@@ -565,13 +562,16 @@ internal sealed class NasProjectValidator
         }
     }
 
-    /// <summary>LNAS1009 when even the smallest sub-network of the space is larger than the budget.</summary>
+    /// <summary>
+    /// LNAS1009 when even the smallest sub-network of the space is larger than the budget (a share of the base model
+    /// in the compute dtype), counted as INT8 with Quantization int8.
+    /// </summary>
     private void CheckBudget(NasProject project)
     {
         var space = SearchSpace.Create(project.BaseConfig, project.Space);
         var format = project.ComputeDtype == "fp32" ? SizeModel.Fp32 : SizeModel.Fp16;
         var full = space.SizeBytes(SubnetworkArchitecture.Of(project.BaseConfig), format);
-        var smallest = space.SizeBytes(space.Decode(new int[space.GeneCount]), format);
+        var smallest = space.SizeBytes(space.Decode(new int[space.GeneCount]), project.Quantization == "int8" ? SizeModel.Int8Linear() : format);
         var budget = project.BudgetBytes(full);
         if (smallest > budget)
         {

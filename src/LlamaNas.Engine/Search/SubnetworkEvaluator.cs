@@ -34,7 +34,11 @@ public sealed class SubnetworkEvaluator
         ArgumentNullException.ThrowIfNull(objectives);
         ArgumentNullException.ThrowIfNull(sizeModel);
         (_model, Space, Objectives, SizeModel) = (model, space, objectives, sizeModel);
+        Int8Objectives = [.. objectives.Select(o => o.ForInt8())];
     }
+
+    /// <summary>The objectives as <see cref="EvaluateInt8"/> measures them (a size objective counts INT8 bytes).</summary>
+    public IReadOnlyList<SubnetworkObjective> Int8Objectives { get; }
 
     public SearchSpace Space { get; }
 
@@ -72,6 +76,30 @@ public sealed class SubnetworkEvaluator
         }
 
         return Describe([], arch, metrics, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Measures the INT8 form of <paramref name="genes"/>' sub-network (<see cref="LlamaForCausalLM.QuantizeActive"/>)
+    /// on <see cref="Int8Objectives"/>, its size as the INT8 export's bytes; the whole float model is active again afterwards.
+    /// </summary>
+    public SubnetworkEvaluation EvaluateInt8(IReadOnlyList<int> genes, Int8Execution execution = Int8Execution.Dequantized)
+    {
+        var canonical = Space.Canonicalize(genes);
+        var arch = Space.Decode(canonical);
+        var sw = Stopwatch.StartNew();
+        double[] metrics;
+        _model.ActivateSubnetwork(arch);
+        try
+        {
+            using var quantized = _model.QuantizeActive(execution);
+            metrics = [.. Int8Objectives.Select(o => o.Measure(_model, arch))];
+        }
+        finally
+        {
+            _model.ActivateFull();
+        }
+
+        return new SubnetworkEvaluation(canonical, arch, metrics, [.. Int8Objectives.Select((o, k) => o.Spec.ToObjective(metrics[k]))], Space.ParameterCount(arch), Space.SizeBytes(arch, SizeModel.Int8Linear()), sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>Measures a batch in order, handing each result to <paramref name="done"/> as it completes.</summary>

@@ -74,6 +74,12 @@ public abstract class SubnetworkObjective
         };
     }
 
+    /// <summary>
+    /// The objective as measured on a sub-network's INT8 form (<see cref="LlamaForCausalLM.QuantizeActive"/>): a size
+    /// objective counts the INT8 export's bytes; every other objective measures the quantized network as it runs.
+    /// </summary>
+    public SubnetworkObjective ForInt8() => this is SizeObjective size ? new SizeObjective(new SearchObjective(ObjectiveKind.Size, "int8"), size.Space) : this;
+
     /// <summary>How a <c>size</c> objective's format (fp32, fp16, bf16, int8; null: fp32) stores tensors.</summary>
     public static SizeModel SizeModelOf(string? format) => format switch
     {
@@ -142,6 +148,8 @@ public abstract class SubnetworkObjective
     private sealed class SizeObjective(SearchObjective spec, SearchSpace space) : SubnetworkObjective(spec)
     {
         private readonly SizeModel _format = SizeModelOf(spec.Argument);
+
+        public SearchSpace Space => space;
 
         public override double Measure(LlamaForCausalLM model, SubnetworkArchitecture arch) => space.SizeBytes(arch, _format) / 1e9;
 

@@ -13,7 +13,7 @@ namespace LlamaNas.Pipeline.Build;
 /// The export stage: the selected sub-network as a standalone Hugging Face model folder (model.safetensors,
 /// config.json with per-layer sizes and DeciLM block_configs, the tokenizer files, llamanas.json) that every llamanas
 /// verb loads, and with GgufType set a GGUF file beside it that llama.cpp runs (docs/EXPORT.md). Both are written by
-/// the library's <see cref="ModelExporter"/> (as <c>llamanas export</c>): temporary name, then rename, so a failed
+/// the library's <see cref="ModelExporter"/> (as <c>llamanas export</c>), int8 when the selection was made as INT8,: temporary name, then rename, so a failed
 /// export leaves the previous model intact; a folder or file that llamanas did not write is never replaced.
 /// </summary>
 internal static class ExportStage
@@ -39,14 +39,14 @@ internal static class ExportStage
         var options = new ExportOptions
         {
             Architecture = selection.Selected.Architecture.ToArchitecture(),
-            DType = p.ComputeDtype == "bf16" ? ExportDType.Bf16 : ExportDType.Fp32,
+            DType = selection.Quantization == "int8" ? ExportDType.Int8 : p.ComputeDtype == "bf16" ? ExportDType.Bf16 : ExportDType.Fp32,
             Name = p.Name,
             Provenance = provenance,
         };
         try
         {
-            ModelExporter.Export(supernet, context.SupernetDir, context.ModelDir, options);
-            log.Progress(BuildPipeline.Invariant($"exported sub-network #{selection.Selected.Index} ({selection.Selected.Params:N0} parameters) to {context.ModelDir}"));
+            var folder = ModelExporter.Export(supernet, context.SupernetDir, context.ModelDir, options);
+            log.Progress(BuildPipeline.Invariant($"exported sub-network #{selection.Selected.Index} ({selection.Selected.Params:N0} parameters, {ModelExporter.Name(options.DType)}, {folder.TensorBytes:N0} bytes of weights) to {context.ModelDir}"));
             if (p.GgufType != "none")
             {
                 var gguf = ModelExporter.Export(supernet, context.SupernetDir, context.GgufFile, options with { Format = ExportFormat.Gguf, DType = ModelExporter.ParseDType(p.GgufType) });

@@ -65,7 +65,28 @@ public static class ReportStage
             Row(text, "super-network (whole)", baseline.Supernet.Params, baseline.Supernet.SizeBytes, selection.BaseSizeBytes, metrics.Select(m => baseline.Supernet.Metrics[m]));
         }
 
-        Row(text, I($"**selected (#{s.Index})**"), s.Params, s.SizeBytes, selection.BaseSizeBytes, metrics.Select(m => s.Metrics[m]));
+        var int8 = pareto.Int8Front;
+        var floatForm = pareto.Front.FirstOrDefault(e => e.Index == s.Index);
+        var int8Form = int8?.Evaluations.FirstOrDefault(e => e.Index == s.Index);
+        if (selection.Quantization == "int8")
+        {
+            if (floatForm is not null)
+            {
+                Row(text, I($"selected (#{s.Index}) before INT8"), floatForm.Params, floatForm.SizeBytes, selection.BaseSizeBytes, metrics.Select(m => floatForm.Metrics[m]));
+            }
+
+            Row(text, I($"**selected (#{s.Index}), INT8**"), s.Params, s.SizeBytes, selection.BaseSizeBytes, metrics.Select(m => s.Metrics[m]));
+        }
+        else
+        {
+            Row(text, I($"**selected (#{s.Index})**"), s.Params, s.SizeBytes, selection.BaseSizeBytes, metrics.Select(m => s.Metrics[m]));
+            if (int8Form is not null)
+            {
+                Row(text, I($"selected (#{s.Index}) as INT8 (Quantization int8)"), int8Form.Params, int8Form.SizeBytes, selection.BaseSizeBytes, metrics.Select(m => int8Form.Metrics[m]));
+            }
+        }
+
+        QualityLossTable(text, pareto, baseline, selection, quality, lowerIsBetter);
         text.Append(I($"\n## Search\n\n{pareto.Settings.GetValueOrDefault("algorithm", "?")} over the project's space ({context.Space.CanonicalCount():N0} sub-networks), {pareto.Evaluations} evaluated"));
         text.Append(I($" (population {p.SearchPopulation}, seed {p.Seed}); {pareto.Front.Count} on the Pareto front, hypervolume {pareto.Hypervolume:G6}.\n"));
         text.Append(p.FineTune
@@ -76,6 +97,17 @@ public static class ReportStage
         foreach (var e in pareto.Front)
         {
             text.Append(I($"| {e.Index} | {e.Architecture.Depth} | {string.Join(",", e.Architecture.IntermediateSizes)} | {string.Join(",", e.Architecture.AttentionHeads)} | {string.Join(" | ", pareto.Objectives.Select(o => e.Metrics[o.Metric].ToString("G6", CultureInfo.InvariantCulture)))} | {e.Params:N0} | {(e.SizeBytes <= selection.BudgetBytes ? "yes" : "no")} |\n"));
+        }
+
+        if (int8 is not null)
+        {
+            text.Append(I($"\nAfter INT8 ({int8.Scheme}), {int8.Front.Count} of the {int8.Evaluations.Count} front members stay Pareto-optimal:\n\n"));
+            text.Append(I($"| # | depth | MLP widths | heads | {string.Join(" | ", int8.Objectives.Select(o => o.Metric))} | within budget |\n"));
+            text.Append(I($"|---:|---:|---|---|{string.Concat(int8.Objectives.Select(_ => "---:|"))}---|\n"));
+            foreach (var e in int8.FrontEntries())
+            {
+                text.Append(I($"| {e.Index} | {e.Architecture.Depth} | {string.Join(",", e.Architecture.IntermediateSizes)} | {string.Join(",", e.Architecture.AttentionHeads)} | {string.Join(" | ", int8.Objectives.Select(o => e.Metrics[o.Metric].ToString("G6", CultureInfo.InvariantCulture)))} | {(e.SizeBytes <= selection.BudgetBytes ? "yes" : "no")} |\n"));
+            }
         }
 
         text.Append(I($"\n## Outputs\n\n- `{p.ModelFolder}/`: the selected sub-network as a standalone model (safetensors, config.json, tokenizer); run it with `llamanas generate {p.ModelFolder}` or `llamanas evaluate {p.ModelFolder}`.\n"));
@@ -94,6 +126,29 @@ public static class ReportStage
 
         text.Append(TimingsEnd).Append('\n');
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The smallest evaluated size whose quality is within 1 % and 5 % of the base model's (relative: perplexity at
+    /// most 1.01 × the base's, accuracy at least 0.99 ×), as a share of the base model's size, float and INT8.
+    /// </summary>
+    private static void QualityLossTable(StringBuilder text, ParetoDocument pareto, Baseline baseline, Selection selection, string quality, bool lowerIsBetter)
+    {
+        var baseQuality = baseline.BaseModel.Metrics[quality];
+        string Smallest(IEnumerable<ParetoEntry> entries, double loss)
+        {
+            var limit = lowerIsBetter ? baseQuality * (1 + loss) : baseQuality * (1 - loss);
+            var fits = entries.Where(e => lowerIsBetter ? e.Metrics[quality] <= limit : e.Metrics[quality] >= limit).ToList();
+            return fits.Count == 0 ? "none" : I($"{(double)fits.Min(e => e.SizeBytes) / selection.BaseSizeBytes:P1} (#{fits.MinBy(e => e.SizeBytes)!.Index})");
+        }
+
+        text.Append(I($"\nSmallest size on the front whose {quality} is within a relative loss of the base model's {baseQuality:G6} (share of the base model's size; none: no sub-network is that close):\n\n"));
+        text.Append("| weights | ≤ 1 % loss | ≤ 5 % loss |\n|---|---:|---:|\n");
+        text.Append(I($"| float | {Smallest(pareto.Front, 0.01)} | {Smallest(pareto.Front, 0.05)} |\n"));
+        if (pareto.Int8Front is { } int8)
+        {
+            text.Append(I($"| INT8 | {Smallest(int8.Evaluations, 0.01)} | {Smallest(int8.Evaluations, 0.05)} |\n"));
+        }
     }
 
     private static void Row(StringBuilder text, string name, long parameters, long size, long baseSize, IEnumerable<double> metrics) =>

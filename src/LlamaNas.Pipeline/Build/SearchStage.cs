@@ -57,6 +57,9 @@ internal static class SearchStage
                 },
                 OutputDirectory = context.SearchDir,
 
+                // Both fronts, whatever Quantization asks for: the report shows what INT8 would give.
+                Quantization = "int8",
+
                 // Task data by content, not by its absolute path: a copied project records the same settings.
                 ExtraSettings = p.TaskDataDirectory is null || p.TargetTask is "perplexity" or "user" ? null : new Dictionary<string, string> { ["data_dir"] = Fingerprints.Path(p.TaskDataDirectory) },
             },

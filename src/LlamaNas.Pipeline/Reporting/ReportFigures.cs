@@ -101,6 +101,25 @@ public static partial class ReportFigures
         // The staircase bounds what the front attains: along x towards worse values the quality holds until the next point.
         line.ConnectStyle = xLowerIsBetter ? ConnectStyle.StepHorizontal : ConnectStyle.StepVertical;
 
+        if (results.Pareto.Int8Front is { } int8)
+        {
+            // The front "shifted left": every float front member again as its INT8 form, and the front among those.
+            var quantized = int8.Evaluations.Select(e => new EvaluatedSubnetwork(e.Index, e.Architecture.Depth, e.Architecture.IntermediateSizes, e.Architecture.AttentionHeads, e.Metrics, e.SizeBytes)).ToList();
+            var qFront = Front(quantized, e => X(e.Metrics, e.SizeBytes), e => e.Metrics[quality], xLowerIsBetter, results.QualityLowerIsBetter);
+            var qLine = plot.Add.Scatter(qFront.Select(e => X(e.Metrics, e.SizeBytes)).ToArray(), qFront.Select(e => Y(e.Metrics)).ToArray(), Colors.C1);
+            qLine.LegendText = string.Create(CultureInfo.InvariantCulture, $"front after INT8 ({qFront.Count} of {quantized.Count} quantized)");
+            qLine.MarkerSize = 7;
+            qLine.LineWidth = 2;
+            qLine.LinePattern = LinePattern.Dotted;
+            qLine.ConnectStyle = line.ConnectStyle;
+            var rest = quantized.Except(qFront).ToList();
+            if (rest.Count > 0)
+            {
+                var qPoints = plot.Add.ScatterPoints(rest.Select(e => X(e.Metrics, e.SizeBytes)).ToArray(), rest.Select(e => Y(e.Metrics)).ToArray(), Colors.C1.WithAlpha(0.5));
+                qPoints.MarkerSize = 6;
+            }
+        }
+
         Mark(plot, results.BaseModel, MarkerShape.FilledDiamond, Colors.Red, X, Y, speed);
         Mark(plot, results.Selected, MarkerShape.FilledTriangleUp, Colors.Green, X, Y, speed);
         if (speed is null && results.BudgetBytes is { } budget)
@@ -118,7 +137,8 @@ public static partial class ReportFigures
         plot.Title(speed is null ? "quality vs size" : "quality vs speed");
         if (logQuality)
         {
-            LogTicks(plot, all.Select(e => e.Metrics).Concat(new[] { results.BaseModel, results.Selected }.OfType<MarkedModel>().Select(m => m.Metrics)).Where(m => m.ContainsKey(quality)).Select(Y));
+            var int8Metrics = results.Pareto.Int8Front?.Evaluations.Select(e => e.Metrics) ?? [];
+            LogTicks(plot, all.Select(e => e.Metrics).Concat(int8Metrics).Concat(new[] { results.BaseModel, results.Selected }.OfType<MarkedModel>().Select(m => m.Metrics)).Where(m => m.ContainsKey(quality)).Select(Y));
         }
 
         plot.ShowLegend(Alignment.UpperRight);

@@ -103,7 +103,7 @@ public sealed record SearchResults
             IntermediateSizes = mlp,
             AttentionHeads = heads,
             BaseModel = baseline is null ? null : new MarkedModel("base model", baseline.BaseModel.Metrics, baseline.BaseModel.SizeBytes),
-            Selected = selection is null ? null : new MarkedModel(string.Create(CultureInfo.InvariantCulture, $"selected (#{selection.Selected.Index})"), selection.Selected.Metrics, selection.Selected.SizeBytes),
+            Selected = selection is null ? null : new MarkedModel(string.Create(CultureInfo.InvariantCulture, $"selected (#{selection.Selected.Index}{(selection.Quantization == "int8" ? ", INT8" : string.Empty)})"), selection.Selected.Metrics, selection.Selected.SizeBytes),
             BudgetBytes = selection?.BudgetBytes,
         };
     }

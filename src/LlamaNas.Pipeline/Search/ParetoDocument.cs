@@ -22,6 +22,10 @@ public sealed record ParetoDocument
 
     public required IReadOnlyList<ParetoEntry> Front { get; init; }
 
+    /// <summary>The front re-ranked after INT8 quantization (absent when the search was not asked for it).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public QuantizedFront? Int8Front { get; init; }
+
     internal static JsonSerializerOptions Json { get; } = new()
     {
         WriteIndented = true,
@@ -44,6 +48,27 @@ public sealed record ParetoDocument
             throw new LlamaNasException(DiagnosticCodes.SearchStateInvalid, $"pareto.json could not be read: {e.Message}", new DiagnosticLocation(path), e);
         }
     }
+}
+
+/// <summary>
+/// The Pareto front after quantization ("shifted left"): every member of the float front measured again as its INT8
+/// form (same objectives; size as the INT8 export's bytes), and which of them are non-dominated among those.
+/// </summary>
+public sealed record QuantizedFront
+{
+    /// <summary>What was quantized and how (docs/EXPORT.md).</summary>
+    public required string Scheme { get; init; }
+
+    public required IReadOnlyList<ParetoObjective> Objectives { get; init; }
+
+    /// <summary>Every float front member's INT8 form; <see cref="ParetoEntry.Index"/> is the float evaluation's index.</summary>
+    public required IReadOnlyList<ParetoEntry> Evaluations { get; init; }
+
+    /// <summary>Indices (<see cref="ParetoEntry.Index"/>) of the INT8 forms on the re-ranked front.</summary>
+    public required IReadOnlyList<int> Front { get; init; }
+
+    /// <summary>The entries on the re-ranked front.</summary>
+    public IEnumerable<ParetoEntry> FrontEntries() => Evaluations.Where(e => Front.Contains(e.Index));
 }
 
 /// <summary>An objective: its name, the raw metric's column name, how it is minimised and its hypervolume reference.</summary>

@@ -50,8 +50,8 @@ public sealed class SearchOutputs(string directory)
         return timings;
     }
 
-    /// <summary>Writes the state (with <paramref name="settings"/>), then timings and the derived files.</summary>
-    public void Write(SearchState state, IReadOnlyDictionary<string, string> settings, SubnetworkEvaluator evaluator, IReadOnlyDictionary<int, double> timings)
+    /// <summary>Writes the state (with <paramref name="settings"/>), then timings and the derived files; pareto.json carries <paramref name="int8Front"/> when given.</summary>
+    public void Write(SearchState state, IReadOnlyDictionary<string, string> settings, SubnetworkEvaluator evaluator, IReadOnlyDictionary<int, double> timings, QuantizedFront? int8Front = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(evaluator);
@@ -60,7 +60,7 @@ public sealed class SearchOutputs(string directory)
         (state with { Settings = settings }).Save(StatePath);
         AtomicFile.WriteAllText(Path.Combine(Directory, EvaluationsFile), Evaluations(state, evaluations, evaluator.Objectives));
         AtomicFile.WriteAllText(Path.Combine(Directory, HistoryFile), History(state));
-        AtomicFile.WriteAllText(Path.Combine(Directory, ParetoFile), Pareto(state, settings, evaluations, evaluator.Objectives));
+        AtomicFile.WriteAllText(Path.Combine(Directory, ParetoFile), Pareto(state, settings, evaluations, evaluator.Objectives, int8Front));
     }
 
     /// <summary>Indices of the non-dominated evaluations, sorted by their objectives.</summary>
@@ -126,24 +126,49 @@ public sealed class SearchOutputs(string directory)
         return sb.ToString();
     }
 
-    private static string Pareto(SearchState state, IReadOnlyDictionary<string, string> settings, List<SubnetworkEvaluation> evaluations, IReadOnlyList<SubnetworkObjective> objectives) => new ParetoDocument
+    /// <summary>
+    /// The INT8 re-ranking of a front: <paramref name="quantized"/>[k] is the INT8 evaluation of float evaluation
+    /// <paramref name="indices"/>[k] (with its batch); the re-ranked front is the non-dominated set among them.
+    /// </summary>
+    public static QuantizedFront RerankedFront(IReadOnlyList<int> indices, IReadOnlyList<int> batches, IReadOnlyList<SubnetworkEvaluation> quantized, IReadOnlyList<SubnetworkObjective> objectives, IReadOnlyList<double> referencePoint)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        ArgumentNullException.ThrowIfNull(batches);
+        ArgumentNullException.ThrowIfNull(quantized);
+        ArgumentNullException.ThrowIfNull(objectives);
+        ArgumentNullException.ThrowIfNull(referencePoint);
+        var entries = quantized.Select((e, k) => Entry(indices[k], batches[k], e, objectives)).ToList();
+        var front = Front([.. entries.Select(e => new EvaluationRecord(e.Batch, e.Genes, e.Objectives))]);
+        return new QuantizedFront
+        {
+            Scheme = "int8 weight-only: decoder linear weights symmetric per output channel with fp16 scales; embeddings, norms and LM head fp16",
+            Objectives = [.. objectives.Select((o, k) => new ParetoObjective(o.Spec.PortableName, o.Spec.MetricName, o.Spec.MinimisedAs, referencePoint[k]))],
+            Evaluations = entries,
+            Front = [.. front.Select(k => entries[k].Index)],
+        };
+    }
+
+    private static ParetoEntry Entry(int index, int batch, SubnetworkEvaluation e, IReadOnlyList<SubnetworkObjective> objectives) => new()
+    {
+        Index = index,
+        Batch = batch,
+        Genes = e.Genes,
+        Architecture = ArchitectureRecord.Of(e.Architecture),
+        Metrics = objectives.Select((o, k) => (o.Spec.MetricName, e.Metrics[k])).ToDictionary(m => m.MetricName, m => m.Item2),
+        Objectives = e.Objectives,
+        Params = e.Parameters,
+        SizeBytes = e.SizeBytes,
+    };
+
+    private static string Pareto(SearchState state, IReadOnlyDictionary<string, string> settings, List<SubnetworkEvaluation> evaluations, IReadOnlyList<SubnetworkObjective> objectives, QuantizedFront? int8Front) => new ParetoDocument
     {
         Settings = new SortedDictionary<string, string>(settings.ToDictionary(), StringComparer.Ordinal),
         Evaluations = state.Evaluations.Count,
         Finished = state.Exhausted || state.Evaluations.Count >= state.Options.Budget,
         Objectives = [.. objectives.Select((o, k) => new ParetoObjective(o.Spec.PortableName, o.Spec.MetricName, o.Spec.MinimisedAs, state.Options.ReferencePoint[k]))],
         Hypervolume = state.History.Count > 0 ? state.History[^1].Hypervolume : 0,
-        Front = [.. Front(state.Evaluations).Select(i => new ParetoEntry
-        {
-            Index = i,
-            Batch = state.Evaluations[i].Batch,
-            Genes = evaluations[i].Genes,
-            Architecture = ArchitectureRecord.Of(evaluations[i].Architecture),
-            Metrics = objectives.Select((o, k) => (o.Spec.MetricName, evaluations[i].Metrics[k])).ToDictionary(m => m.MetricName, m => m.Item2),
-            Objectives = evaluations[i].Objectives,
-            Params = evaluations[i].Parameters,
-            SizeBytes = evaluations[i].SizeBytes,
-        })],
+        Front = [.. Front(state.Evaluations).Select(i => Entry(i, state.Evaluations[i].Batch, evaluations[i], objectives))],
+        Int8Front = int8Front,
     }.ToJson();
 
     private static string Ints(IEnumerable<int> values) => string.Join(' ', values.Select(v => v.ToString(CultureInfo.InvariantCulture)));

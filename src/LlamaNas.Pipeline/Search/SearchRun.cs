@@ -22,12 +22,22 @@ public sealed record SearchRequest
     /// <summary>Stop after this many batches in this run (the search resumes on the next).</summary>
     public int MaxBatches { get; init; } = int.MaxValue;
 
+    /// <summary>
+    /// <c>int8</c>: once the search has finished, measure every float front member's INT8 form and write the
+    /// re-ranked front into pareto.json (<see cref="ParetoDocument.Int8Front"/>); <c>none</c>: the float front only.
+    /// </summary>
+    public string Quantization { get; init; } = "none";
+
     /// <summary>Settings recorded besides the evaluator's and the search's (e.g. the build's stage key).</summary>
     public IReadOnlyDictionary<string, string>? ExtraSettings { get; init; }
 }
 
 /// <summary>What a search run leaves: every evaluation described, its front and where it stands.</summary>
-public sealed record SearchResult(IReadOnlyList<SubnetworkEvaluation> Evaluations, IReadOnlyList<int> Front, double Hypervolume, bool Finished, bool Exhausted, int Batches, IReadOnlyList<SearchObjective> Objectives, SearchOptions Options);
+public sealed record SearchResult(IReadOnlyList<SubnetworkEvaluation> Evaluations, IReadOnlyList<int> Front, double Hypervolume, bool Finished, bool Exhausted, int Batches, IReadOnlyList<SearchObjective> Objectives, SearchOptions Options)
+{
+    /// <summary>The front re-ranked after INT8 (<see cref="SearchRequest.Quantization"/>), or null.</summary>
+    public QuantizedFront? Int8Front { get; init; }
+}
 
 /// <summary>
 /// A search end to end, shared by <c>llamanas search</c> and the build's search stage: check the saved state against
@@ -70,8 +80,26 @@ public static class SearchRun
             progress.WriteLine(Invariant($"the space ran out of new sub-networks after {driver.Evaluations.Count} evaluations."));
         }
 
+        QuantizedFront? int8Front = null;
+        if (driver.IsFinished && !cancel.IsCancellationRequested && request.Quantization == "int8")
+        {
+            int8Front = RerankInt8(driver, loaded.Evaluator, progress);
+            outputs.Write(driver.SaveState(), described, loaded.Evaluator, timings, int8Front);
+        }
+
         var evaluations = driver.Evaluations.Select((r, i) => loaded.Evaluator.Describe(r, timings.TryGetValue(i, out var s) ? s : null)).ToList();
-        return new SearchResult(evaluations, SearchOutputs.Front(driver.Evaluations), driver.History.Count > 0 ? driver.History[^1].Hypervolume : 0, driver.IsFinished, driver.Exhausted, driver.Batches, [.. loaded.Evaluator.Objectives.Select(o => o.Spec)], options);
+        return new SearchResult(evaluations, SearchOutputs.Front(driver.Evaluations), driver.History.Count > 0 ? driver.History[^1].Hypervolume : 0, driver.IsFinished, driver.Exhausted, driver.Batches, [.. loaded.Evaluator.Objectives.Select(o => o.Spec)], options) { Int8Front = int8Front };
+    }
+
+    /// <summary>Every float front member measured again as its INT8 form, and the front among those.</summary>
+    private static QuantizedFront RerankInt8(SearchDriver driver, SubnetworkEvaluator evaluator, TextWriter progress)
+    {
+        var front = SearchOutputs.Front(driver.Evaluations);
+        var sw = Stopwatch.StartNew();
+        var quantized = front.Select(i => evaluator.EvaluateInt8(driver.Evaluations[i].Genes)).ToList();
+        var result = SearchOutputs.RerankedFront(front, [.. front.Select(i => driver.Evaluations[i].Batch)], quantized, evaluator.Int8Objectives, driver.Options.ReferencePoint);
+        progress.WriteLine(Invariant($"int8: {front.Count} front members quantized and measured in {sw.Elapsed.TotalSeconds:F1} s; {result.Front.Count} on the INT8 front"));
+        return result;
     }
 
     /// <summary>Evaluates up to <paramref name="limit"/> batches (fewer when finished or cancelled), recording wall times and reporting each batch.</summary>

@@ -40,7 +40,8 @@ public static class BenchCommand
         var dtypes = new Option<string>("--dtype") { Description = "Comma-separated compute dtypes.", DefaultValueFactory = _ => "fp32,bf16" };
         var reps = new Option<int>("--reps") { Description = "Timed repetitions.", DefaultValueFactory = _ => 5 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions.", DefaultValueFactory = _ => 2 };
-        var command = new Command(name, description) { config, seq, batch, dtypes, reps, warmup };
+        var int8 = new Option<string>("--int8") { Description = "Comma-separated weight forms to time: none (float), dequantized (INT8 dequantized once, as the search's INT8 evaluation runs), on-the-fly (INT8 dequantized in every forward).", DefaultValueFactory = _ => "none" };
+        var command = new Command(name, description) { config, seq, batch, dtypes, reps, warmup, int8 };
         command.SetAction(result =>
         {
             var o = result.InvocationConfiguration.Output;
@@ -49,13 +50,25 @@ public static class BenchCommand
             var cfg = LlamaConfig.Load(Directory.Exists(path) ? Path.Combine(path, "config.json") : path);
             var options = new SpeedOptions { Batch = result.GetValue(batch), SequenceLength = result.GetValue(seq), Warmup = result.GetValue(warmup), Repetitions = result.GetValue(reps) };
             o.WriteLine($"model: {LlamaConfig.FormatCount(cfg.ParameterCount())} params, {cfg.NumHiddenLayers} layers, hidden {cfg.HiddenSize}; batch {options.Batch} × seq {options.SequenceLength}; threads {get_num_threads()}");
-            o.WriteLine(decode ? "| dtype | median s/step | trimmed mean s/step | tokens/s |" : "| dtype | median s | trimmed mean s | tokens/s |");
-            o.WriteLine("|---|---|---|---|");
+            o.WriteLine(decode ? "| dtype | weights | median s/step | trimmed mean s/step | tokens/s |" : "| dtype | weights | median s | trimmed mean s | tokens/s |");
+            o.WriteLine("|---|---|---|---|---|");
+            var forms = result.GetValue(int8)!.Split(',', StringSplitOptions.TrimEntries).Select(f => f switch
+            {
+                "none" => (Int8Execution?)null,
+                "dequantized" => Int8Execution.Dequantized,
+                "on-the-fly" => Int8Execution.OnTheFly,
+                _ => throw new Core.Diagnostics.LlamaNasException(Core.Diagnostics.DiagnosticCodes.CliInvalidArgument, $"--int8 '{f}' is not one of none, dequantized, on-the-fly."),
+            }).ToList();
             foreach (var dtype in result.GetValue(dtypes)!.Split(',').Select(ComputeDtype.Parse))
             {
                 using var model = LlamaForCausalLM.CreateRandom(cfg, dtype, seed: 0);
-                var r = decode ? SpeedMeter.MeasureDecode(model, options) : SpeedMeter.MeasurePrefill(model, options, allLogits: true);
-                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {ComputeDtype.Name(dtype)} | {r.Seconds.Median:F4} | {r.Seconds.TrimmedMean:F4} | {r.TokensPerSecond:F0} |"));
+                foreach (var form in forms)
+                {
+                    using var quantized = form is { } execution ? model.QuantizeActive(execution) : null;
+                    var r = decode ? SpeedMeter.MeasureDecode(model, options) : SpeedMeter.MeasurePrefill(model, options, allLogits: true);
+                    var weights = form switch { null => "float", Int8Execution.Dequantized => "int8, dequantized once", _ => "int8, on the fly" };
+                    o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {ComputeDtype.Name(dtype)} | {weights} | {r.Seconds.Median:F4} | {r.Seconds.TrimmedMean:F4} | {r.TokensPerSecond:F0} |"));
+                }
             }
 
             return 0;

@@ -25,9 +25,11 @@ public static class SearchCommand
         var reference = new Option<string?>("--reference-point") { Description = "Hypervolume reference, one value per objective in minimised units (default: accuracy 0, perplexity ln(vocabulary size), size/params 1.1 × the whole model, throughput 0, latency 2 × the whole model)." };
         var output = new Option<string>("--output") { Description = "Output folder (evaluations.csv, timings.csv, history.csv, pareto.json, search_state.json).", DefaultValueFactory = _ => "search" };
         var maxBatches = new Option<int?>("--max-batches") { Description = "Stop after this many batches in this run; run the same command again to continue." };
+        var quantization = new Option<string>("--quantization") { Description = "int8: once the search has finished, measure every front member's INT8 form and add the re-ranked front to pareto.json (int8_front); none: the float front only.", DefaultValueFactory = _ => "none" };
+        quantization.AcceptOnlyFromAmong("none", "int8");
         var command = new Command("search", "Search the model's sub-networks for the Pareto front of 2 or 3 objectives, evaluating each for real.")
         {
-            algorithm, evaluations, population, inner, seed, reference, output, maxBatches,
+            algorithm, evaluations, population, inner, seed, reference, output, maxBatches, quantization,
         };
         evaluator.AddTo(command);
         command.SetAction((result, cancel) =>
@@ -37,12 +39,16 @@ public static class SearchCommand
             var explicitReference = EvaluatorOptions.Numbers(result.GetValue(reference), "--reference-point", settings.Objectives.Count);
             EvaluatorOptions.Require(result.GetValue(maxBatches) is null or >= 1, "--max-batches", "must be at least 1");
             var run = SearchRun.Execute(
-                new SearchRequest { Evaluator = settings, Options = options, ExplicitReference = explicitReference, OutputDirectory = result.GetValue(output)!, MaxBatches = result.GetValue(maxBatches) ?? int.MaxValue },
+                new SearchRequest { Evaluator = settings, Options = options, ExplicitReference = explicitReference, OutputDirectory = result.GetValue(output)!, MaxBatches = result.GetValue(maxBatches) ?? int.MaxValue, Quantization = result.GetValue(quantization)! },
                 result.InvocationConfiguration.Error,
                 cancel);
             var o = result.InvocationConfiguration.Output;
             o.WriteLine(Invariant($"Pareto front: {run.Front.Count} of {run.Evaluations.Count} evaluated sub-networks; hypervolume {run.Hypervolume:G6}"));
             o.Write(SearchOutputs.Table(run.Evaluations, run.Front, run.Objectives));
+            if (run.Int8Front is { } int8)
+            {
+                o.WriteLine(Invariant($"after INT8: {int8.Front.Count} of the {int8.Evaluations.Count} front members stay on the front: #{string.Join(", #", int8.Front)} (pareto.json, int8_front)"));
+            }
             return Task.FromResult(0);
         });
         return command;

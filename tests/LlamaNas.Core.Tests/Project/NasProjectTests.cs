@@ -25,7 +25,7 @@ public sealed class NasProjectTests
         { "bad_values", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>yes</SelfGeneratedData>", "<SearchEvaluations>-3</SearchEvaluations>", "<SizeBudget>1.5</SizeBudget>", "<SearchAlgorithm>linsa</SearchAlgorithm>") },
         { "task_without_data", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>", "<TargetTask>arc_easy</TargetTask>") },
         { "unknown_task", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>", "<TargetTask>arc_eazy</TargetTask>") },
-        { "int8_not_available", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>", "<Quantization>int8</Quantization>") },
+        { "unknown_quantization", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>", "<Quantization>int4</Quantization>") },
         { "conflicting_data", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>") + Items("<TrainingData Include=\"train.txt\" />") },
         { "duplicate_dimension_and_metadata", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>") + Items("<SearchDimension Include=\"Depth\" Choices=\"3;4\" />", "<SearchDimension Include=\"Depth\" Choices=\"4;5\" />", "<SearchDimension Include=\"MlpWidth\" Choices=\"86;172\" PerLayer=\"true\" Choises=\"1\" />") },
         { "not_xml", "<Project>\n  <PropertyGroup>\n    <BaseModel>x</BaseModel>\n  </PropertyGrop>\n</Project>\n" },
