@@ -98,6 +98,18 @@ public sealed class BuildPipelineTests
     }
 
     [Fact]
+    public void Distillation_settings_are_part_of_the_fine_tuning_key()
+    {
+        using var dir = new TempDir();
+        var plain = Plan(TinyProject.Write(dir, "a")).Keys;
+        var inplace = Plan(TinyProject.Write(dir, "b", TinyProject.Text(extraProperties: "\n    <FineTuneDistill>inplace</FineTuneDistill>"))).Keys;
+        var hotter = Plan(TinyProject.Write(dir, "c", TinyProject.Text(extraProperties: "\n    <FineTuneDistill>inplace</FineTuneDistill>\n    <FineTuneDistillTemperature>2</FineTuneDistillTemperature>"))).Keys;
+        var teacher = Plan(TinyProject.Write(dir, "d", TinyProject.Text(extraProperties: "\n    <FineTuneDistill>base</FineTuneDistill>"))).Keys;
+        Assert.Equal(plain[StageNames.Data], inplace[StageNames.Data]);
+        Assert.Equal(4, new[] { plain, inplace, hotter, teacher }.Select(k => k[StageNames.FineTune]).Distinct().Count());
+    }
+
+    [Fact]
     public void Plan_notices_edited_and_deleted_inputs_and_missing_outputs()
     {
         using var dir = new TempDir();

@@ -17,4 +17,5 @@ public static partial class DiagnosticCodes
     public const string TrainingDiverged = "LNAS0723";
     public const string TrainingUnknownStrategy = "LNAS0724";
     public const string TrainingOutputHasRun = "LNAS0725";
+    public const string TrainingTeacherMismatch = "LNAS0726";
 }

@@ -71,6 +71,13 @@ public sealed record NasProject
 
     public required bool FineTunePermute { get; init; }
 
+    /// <summary><c>none</c>, <c>inplace</c> or <c>base</c> (the base model teaches).</summary>
+    public string FineTuneDistill { get; init; } = "none";
+
+    public double FineTuneDistillTemperature { get; init; } = 1;
+
+    public double FineTuneDistillAlpha { get; init; } = 1;
+
     public required string TrainingDataFormat { get; init; }
 
     public required IReadOnlyList<string> TrainingData { get; init; }

@@ -74,8 +74,12 @@ public static class SupernetFineTuning
 
     private const ulong CalibrationStream = 0xA0761D6478BD642FUL;
 
-    public static string EngineVersion { get; } = typeof(SupernetFineTuning).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-        .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
+    /// <summary>
+    /// The package version (without the source revision the SDK appends after '+'): part of every build stage key,
+    /// so a commit that changes no numerics still reuses cached super-networks; a release that changes them bumps it.
+    /// </summary>
+    public static string EngineVersion { get; } = (typeof(SupernetFineTuning).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+        .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown").Split('+')[0];
 
     /// <summary>Resolves <c>auto</c>; LNAS0704 for an unknown format.</summary>
     public static string ResolveFormat(string format, string dataFile)
@@ -173,8 +177,11 @@ public static class SupernetFineTuning
             observer?.Info($"{lora}: {model.LoraAdapters.Sum(a => a.A.numel() + a.B.numel()):N0} adapter parameters on {model.LoraAdapters.Count} weights; base weights frozen");
         }
 
-        var identity = string.Create(CultureInfo.InvariantCulture, $"model={modelFingerprint}; data={dataFingerprint}; format={format}; seq={settings.SequenceLength}; permute={(settings.Permute ? settings.CalibrationBatches : 0)}");
-        using var trainer = new Trainer(model, blocks, schedule, settings.Trainer with { RunIdentity = identity });
+        var distill = settings.Trainer.Distillation;
+        using var teacher = distill.Teacher is null ? null : LoadTeacher(distill, model, settings.Dtype, observer);
+        var teacherFingerprint = distill.Teacher is null ? string.Empty : "; teacher=" + TeacherFingerprint(distill.Teacher);
+        var identity = string.Create(CultureInfo.InvariantCulture, $"model={modelFingerprint}; data={dataFingerprint}; format={format}; seq={settings.SequenceLength}; permute={(settings.Permute ? settings.CalibrationBatches : 0)}; distill={distill}{teacherFingerprint}");
+        using var trainer = new Trainer(model, blocks, schedule, settings.Trainer with { RunIdentity = identity }, teacher);
         var resumedFrom = settings.Resume && trainer.TryResume(checkpoints) ? trainer.Step : 0;
         observer?.Info(resumedFrom > 0 ? $"resumed at step {resumedFrom} from {checkpoints}" : $"strategy: {schedule.Description}");
 
@@ -212,6 +219,13 @@ public static class SupernetFineTuning
             ["base_model"] = new JsonObject { ["path"] = Path.GetFullPath(settings.BaseModel), ["fingerprint"] = modelFingerprint },
             ["data"] = new JsonObject { ["path"] = Path.GetFullPath(settings.DataFile), ["format"] = format, ["fingerprint"] = dataFingerprint, ["rows"] = blocks.Count },
             ["lora"] = settings.Lora is not { } l ? null : new JsonObject { ["rank"] = l.Rank, ["alpha"] = l.Alpha, ["dropout"] = l.Dropout, ["merged"] = true },
+            ["distillation"] = !distill.Enabled ? null : new JsonObject
+            {
+                ["mode"] = distill.InPlace ? "inplace" : "teacher",
+                ["teacher"] = distill.Teacher is null ? null : new JsonObject { ["path"] = Path.GetFullPath(distill.Teacher), ["fingerprint"] = TeacherFingerprint(distill.Teacher) },
+                ["temperature"] = distill.Temperature,
+                ["alpha"] = distill.Alpha,
+            },
             ["importance"] = importance is null ? null : new JsonObject
             {
                 ["calibration_batches"] = settings.CalibrationBatches,
@@ -230,6 +244,29 @@ public static class SupernetFineTuning
         });
         observer?.Info($"wrote the super-network to {output}");
         return new FineTuneResult(output, resumedFrom, importance, grid);
+    }
+
+    /// <summary>
+    /// The external teacher, frozen, in its dtype; LNAS0726 unless it shares the student's vocabulary (the KL compares
+    /// distributions over the same tokens).
+    /// </summary>
+    private static LlamaForCausalLM LoadTeacher(DistillationOptions distill, LlamaForCausalLM student, ScalarType dtype, IFineTuneObserver? observer)
+    {
+        var teacher = LlamaForCausalLM.Load(distill.Teacher!, distill.TeacherDtype ?? dtype);
+        if (teacher.Config.VocabSize != student.Config.VocabSize)
+        {
+            teacher.Dispose();
+            throw new LlamaNasException(DiagnosticCodes.TrainingTeacherMismatch, $"the teacher's vocabulary has {teacher.Config.VocabSize} tokens, the model's {student.Config.VocabSize}; a teacher must share the model's tokenizer.", new DiagnosticLocation(distill.Teacher!));
+        }
+
+        observer?.Info($"teacher: {distill.Teacher} ({LlamaNas.Core.Models.LlamaConfig.FormatCount(teacher.ParameterCount())} parameters, {ComputeDtype.Name(teacher.Dtype)}), frozen; {distill}");
+        return teacher;
+    }
+
+    private static string TeacherFingerprint(string folder)
+    {
+        using var checkpoint = LlamaCheckpoint.Open(folder);
+        return FileFingerprint.Of([Path.Combine(checkpoint.Directory, CheckpointFiles.Config), .. checkpoint.WeightFiles]);
     }
 
     private static TokenBlocks Tokenize(string path, string format, ITextTokenizer tokenizer, int sequenceLength)

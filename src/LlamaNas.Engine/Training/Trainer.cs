@@ -41,9 +41,13 @@ public sealed record TrainerOptions
     /// <summary>A one-line identity of what else determines the run (strategy, search space, data), for resume checks.</summary>
     public string RunIdentity { get; init; } = string.Empty;
 
+    /// <summary>Knowledge distillation (in-place, or from the teacher passed to the trainer); none by default.</summary>
+    public DistillationOptions Distillation { get; init; } = new();
+
     /// <summary>LNAS0720 unless the settings can run.</summary>
     public void Validate()
     {
+        Distillation.Validate();
         if (Steps < 1 || BatchSize < 1 || GradientAccumulation < 1 || !(LearningRate > 0) || WarmupSteps < 0 || MinLearningRate < 0 || WeightDecay < 0 || MaxGradNorm < 0 || CheckpointEvery < 0)
         {
             throw new LlamaNasException(DiagnosticCodes.TrainingInvalidOptions, "steps, batch size and gradient accumulation must be ≥ 1, the learning rate > 0, warm-up, minimum learning rate, weight decay, clip norm and checkpoint interval ≥ 0.");
@@ -76,9 +80,11 @@ public sealed class Trainer : IDisposable
     private readonly TrainerOptions _options;
     private readonly AdamW _optimizer;
     private readonly LearningRateSchedule _lr;
+    private readonly LlamaForCausalLM? _teacher;
     private BatchSampler _sampler;
 
-    public Trainer(LlamaForCausalLM model, TokenBlocks data, ISubnetworkSchedule schedule, TrainerOptions options)
+    /// <param name="teacher">The frozen external teacher of <see cref="TrainerOptions.Distillation"/> (never trained; it gets no gradient).</param>
+    public Trainer(LlamaForCausalLM model, TokenBlocks data, ISubnetworkSchedule schedule, TrainerOptions options, LlamaForCausalLM? teacher = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -89,6 +95,18 @@ public sealed class Trainer : IDisposable
         if (data.Count == 0)
         {
             throw new LlamaNasException(DiagnosticCodes.TrainingDataEmpty, $"the training data yields no row of {data.SequenceLength + 1} tokens; use more data or a shorter sequence length.");
+        }
+
+        if ((teacher is null) != (options.Distillation.Teacher is null))
+        {
+            throw new ArgumentException("pass the teacher model exactly when the distillation options name one", nameof(teacher));
+        }
+
+        _teacher = teacher;
+        _teacher?.eval();
+        foreach (var p in _teacher?.parameters() ?? [])
+        {
+            p.requires_grad = false;
         }
 
         _model = model;
@@ -136,13 +154,25 @@ public sealed class Trainer : IDisposable
             {
                 var batch = _sampler.Next();
                 tokens += batch.Rows * (batch.Length - 1);
+
+                // The teacher's logits at the target positions, for this micro-batch's taught networks.
+                using var teacherScope = NewDisposeScope();
+                var teacher = TeacherLogits(batch, subnetworks[0]);
                 for (var s = 0; s < subnetworks.Count; s++)
                 {
                     subnetworks[s].Activate(_model);
                     using var scope = NewDisposeScope();
-                    var loss = Loss(_model, batch) / _options.GradientAccumulation;
-                    loss.backward();
-                    losses[s] += loss.item<float>();
+                    var (logits, targets) = TargetLogits(_model, batch);
+                    var lm = F.cross_entropy(logits, targets);
+                    var taught = teacher is not null && (_teacher is not null || !IsFull());
+                    var loss = taught ? Taught(logits, teacher!, lm) : lm;
+                    loss.div(_options.GradientAccumulation).backward();
+                    losses[s] += lm.item<float>() / _options.GradientAccumulation;
+                    if (teacher is null && _options.Distillation.InPlace && s == 0 && IsFull())
+                    {
+                        // In-place: the full network, run first, teaches the rest of the step.
+                        teacher = logits.detach().MoveToOuterDisposeScope();
+                    }
                 }
             }
         }
@@ -170,15 +200,68 @@ public sealed class Trainer : IDisposable
     /// <summary>Mean cross-entropy over the batch's target tokens; inputs are tokens[:, :-1], targets tokens[:, 1:].</summary>
     public static Tensor Loss(LlamaForCausalLM model, TokenBatch batch)
     {
+        using var scope = NewDisposeScope();
+        var (logits, targets) = TargetLogits(model, batch);
+        return F.cross_entropy(logits, targets).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The active network's fp32 logits at the positions the LM loss counts, [N, vocab], and their targets [N]:
+    /// inputs tokens[:, :-1], targets tokens[:, 1:] where marked as targets. Only these rows are kept, which is all
+    /// a distillation loss needs of the teacher too.
+    /// </summary>
+    public static (Tensor Logits, Tensor Targets) TargetLogits(LlamaForCausalLM model, TokenBatch batch)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(batch);
         using var scope = NewDisposeScope();
         var device = model.Model.EmbedTokens.Weight.device;
         var tokens = tensor(batch.Tokens, [batch.Rows, batch.Length], device: device);
-        var targets = tensor(batch.Tokens.Select((t, i) => batch.IsTarget[i] ? t : -100L).ToArray(), [batch.Rows, batch.Length], device: device);
+        var positions = Enumerable.Range(0, batch.Rows).SelectMany(r => Enumerable.Range(1, batch.Length - 1).Select(t => (r * batch.Length) + t)).Where(i => batch.IsTarget[i]).ToArray();
+        var rows = tensor(positions.Select(i => (long)((i / batch.Length * (batch.Length - 1)) + (i % batch.Length) - 1)).ToArray(), device: device);
+        var targets = tensor(positions.Select(i => batch.Tokens[i]).ToArray(), device: device);
         var logits = model.Forward(tokens.narrow(1, 0, batch.Length - 1));
-        var loss = F.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.narrow(1, 1, batch.Length - 1).reshape(-1), ignore_index: -100);
-        return loss.MoveToOuterDisposeScope();
+        var selected = logits.reshape(-1, logits.shape[^1]).index_select(0, rows);
+        return (selected.MoveToOuterDisposeScope(), targets.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The external teacher's logits at the target positions (no gradient), or null without one.</summary>
+    private Tensor? TeacherLogits(TokenBatch batch, ITrainingSubnetwork first)
+    {
+        if (_teacher is not null)
+        {
+            using var noGrad = no_grad();
+            return TargetLogits(_teacher, batch).Logits;
+        }
+
+        // In-place with a step that does not start with the full network (e.g. InstaTune's sampled steps): run the
+        // full network once more, without gradient, to teach the step's sub-networks.
+        if (!_options.Distillation.InPlace)
+        {
+            return null;
+        }
+
+        first.Activate(_model);
+        if (IsFull())
+        {
+            return null; // the step's own first network will teach
+        }
+
+        using var noGradFull = no_grad();
+        _model.ActivateFull();
+        return TargetLogits(_model, batch).Logits;
+    }
+
+    private bool IsFull() => _model.ActiveArchitecture.Equals(_model.FullArchitecture);
+
+    /// <summary>alpha · KL + (1 − alpha) · LM for a taught network.</summary>
+    private Tensor Taught(Tensor logits, Tensor teacher, Tensor lm)
+    {
+        using var scope = NewDisposeScope();
+        var d = _options.Distillation;
+        using var alpha = d.Alpha.ToScalar();
+        using var rest = (1 - d.Alpha).ToScalar();
+        return Distillation.KlLoss(logits, teacher, d.Temperature).mul(alpha).add(lm.mul(rest)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -142,7 +142,7 @@ public sealed class BuildContext : IDisposable
             : Key.Of("data:files", [EngineVersion, .. p.TrainingData.Select(Fingerprints.Path)]);
         var fineTune = p.FineTune
             ? Key.Of("finetune", EngineVersion, BaseModelKey, data, seed, Space.Signature(), p.ComputeDtype, Invariant(
-                $"strategy={p.FineTuneStrategy};steps={p.FineTuneSteps};batch={p.FineTuneBatchSize};seq={p.FineTuneSequenceLength};lr={p.FineTuneLearningRate:R};lora={p.FineTuneLoraRank};permute={p.FineTunePermute};format={p.TrainingDataFormat}"))
+                $"strategy={p.FineTuneStrategy};steps={p.FineTuneSteps};batch={p.FineTuneBatchSize};seq={p.FineTuneSequenceLength};lr={p.FineTuneLearningRate:R};lora={p.FineTuneLoraRank};permute={p.FineTunePermute};format={p.TrainingDataFormat};distill={p.FineTuneDistill}:{p.FineTuneDistillTemperature:R}:{p.FineTuneDistillAlpha:R}"))
             : Key.Of("finetune:none", BaseModelKey);
         var task = p.TargetTask switch
         {

@@ -30,6 +30,13 @@ internal static class FineTuneStage
                 WarmupSteps = Math.Min(10, p.FineTuneSteps / 10),
                 Seed = p.Seed,
                 CheckpointEvery = Math.Max(10, p.FineTuneSteps / 10),
+                Distillation = new DistillationOptions
+                {
+                    InPlace = p.FineTuneDistill == "inplace",
+                    Teacher = p.FineTuneDistill == "base" ? p.BaseModel : null,
+                    Temperature = p.FineTuneDistillTemperature,
+                    Alpha = p.FineTuneDistillAlpha,
+                },
             },
             SequenceLength = p.FineTuneSequenceLength,
             Dtype = ComputeDtype.Parse(p.ComputeDtype),

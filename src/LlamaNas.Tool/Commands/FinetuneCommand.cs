@@ -44,13 +44,19 @@ public static class FinetuneCommand
         var loraRank = new Option<int>("--lora-rank") { Description = "Train elastic LoRA adapters of this rank over frozen weights (0: train the weights themselves); merged into the exported weights." };
         var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA scale numerator: ΔW = alpha / rank · B·A.", DefaultValueFactory = _ => 16 };
         var loraDropout = new Option<double>("--lora-dropout") { Description = "Dropout on the adapters' inputs while training.", DefaultValueFactory = _ => 0.05 };
+        var distill = new Option<string>("--distill") { Description = "none, or inplace: the full network of each step teaches its sub-networks (KL at --distill-temperature).", DefaultValueFactory = _ => "none" };
+        distill.AcceptOnlyFromAmong("none", "inplace");
+        var teacher = new Option<string?>("--teacher") { Description = "A frozen teacher model folder (e.g. the base model) that teaches every network, the full one included." };
+        var teacherDtype = new Option<string?>("--teacher-dtype") { Description = "The teacher's compute dtype: fp32 or bf16 (default: --dtype)." };
+        var distillTemperature = new Option<double>("--distill-temperature") { Description = "Softmax temperature of teacher and student (the KL is scaled by T²).", DefaultValueFactory = _ => 1.0 };
+        var distillAlpha = new Option<double>("--distill-alpha") { Description = "Weight of the KL term in a taught network's loss; the LM loss gets 1 − alpha.", DefaultValueFactory = _ => 1.0 };
         var logEvery = new Option<int>("--log-every") { Description = "Print progress every N steps.", DefaultValueFactory = _ => 10 };
         var output = new Option<string>("--output") { Description = "Folder of the super-network checkpoint (config.json, model.safetensors, tokenizer, supernet.json), train_log.jsonl and checkpoints/.", Required = true };
         var space = new SpaceOptions("With no space option: LLaMA-NAS's {3/4, 7/8, 1} of the layers and MLP {1/2, 1} of the width; with only width options: all layers.");
         var command = new Command("finetune", "Fine-tune a model as an elastic super-network (InstaTune and its sampling variants).")
         {
             model, data, format, strategy, steps, batchSize, seqLen, lr, minLr, warmup, gradAccum, clip, weightDecay, dtype, seed,
-            checkpointEvery, resume, permute, calibration, sandwichRandom, gridBins, gridCandidates, gridDraws, loraRank, loraAlpha, loraDropout, logEvery, output,
+            checkpointEvery, resume, permute, calibration, sandwichRandom, gridBins, gridCandidates, gridDraws, loraRank, loraAlpha, loraDropout, distill, teacher, teacherDtype, distillTemperature, distillAlpha, logEvery, output,
         };
         space.AddTo(command);
         command.SetAction((result, cancel) =>
@@ -84,6 +90,14 @@ public static class FinetuneCommand
                     MaxGradNorm = result.GetValue(clip),
                     Seed = result.GetValue(seed),
                     CheckpointEvery = result.GetValue(checkpointEvery),
+                    Distillation = new DistillationOptions
+                    {
+                        InPlace = result.GetValue(distill) == "inplace",
+                        Teacher = result.GetValue(teacher),
+                        TeacherDtype = result.GetValue(teacherDtype) is { } td ? ComputeDtype.Parse(td) : null,
+                        Temperature = result.GetValue(distillTemperature),
+                        Alpha = result.GetValue(distillAlpha),
+                    },
                 },
                 SequenceLength = result.GetValue(seqLen),
                 Dtype = ComputeDtype.Parse(result.GetValue(dtype)!),
