@@ -14,12 +14,7 @@ namespace LlamaNas.Engine.Tests.Training;
 public sealed class DistillationTests : IDisposable
 {
     private static readonly string ModelDir = SharedData.Stories260K;
-    private static readonly Lazy<TokenBlocks> Stories = new(() =>
-    {
-        var tokenizer = TokenizerLoader.Load(ModelDir);
-        var docs = TextCorpus.Load(SharedData.Path("data", "tinystories", "train-v1-head.txt")).Take(40);
-        return TokenBlocks.Pack(docs.Select(d => TextCorpus.Tokenize(d, tokenizer)), 48);
-    });
+    private static readonly Lazy<TokenBlocks> Stories = new(() => TrainingTestData.Stories(40, 48));
 
     private readonly string _dir = Directory.CreateTempSubdirectory("llamanas-distill-").FullName;
 
@@ -162,10 +157,4 @@ public sealed class DistillationTests : IDisposable
 
     private static byte[] Weights(LlamaForCausalLM model) =>
         [.. model.parameters().SelectMany(p => p.data<float>().ToArray().SelectMany(BitConverter.GetBytes))];
-
-    /// <summary>Progress that reports synchronously on the caller's thread.</summary>
-    private sealed class SyncProgress(Action<StepReport> report) : IProgress<StepReport>
-    {
-        public void Report(StepReport value) => report(value);
-    }
 }

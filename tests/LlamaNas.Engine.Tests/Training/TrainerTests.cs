@@ -13,12 +13,7 @@ namespace LlamaNas.Engine.Tests.Training;
 public sealed class TrainerTests : IDisposable
 {
     private static readonly string ModelDir = SharedData.Stories260K;
-    private static readonly Lazy<TokenBlocks> Stories = new(() =>
-    {
-        var tokenizer = TokenizerLoader.Load(ModelDir);
-        var docs = TextCorpus.Load(SharedData.Path("data", "tinystories", "train-v1-head.txt")).Take(60);
-        return TokenBlocks.Pack(docs.Select(d => TextCorpus.Tokenize(d, tokenizer)), 64);
-    });
+    private static readonly Lazy<TokenBlocks> Stories = new(() => TrainingTestData.Stories(60, 64));
 
     private readonly string _dir = Directory.CreateTempSubdirectory("llamanas-train-").FullName;
 
@@ -197,11 +192,5 @@ public sealed class TrainerTests : IDisposable
         public IReadOnlyList<ITrainingSubnetwork> ForStep(long stepIndex) => [new ArchitectureSubnetwork(stepIndex == 0 ? first : later, "fixed")];
 
         public void Restore(LlamaForCausalLM model) => model.ActivateFull();
-    }
-
-    /// <summary>Progress that reports synchronously on the caller's thread (Progress&lt;T&gt; posts asynchronously).</summary>
-    private sealed class SyncProgress(Action<StepReport> report) : IProgress<StepReport>
-    {
-        public void Report(StepReport value) => report(value);
     }
 }
