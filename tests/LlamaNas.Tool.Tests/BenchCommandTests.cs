@@ -16,4 +16,27 @@ public class BenchCommandTests
         Assert.Matches(@"\| fp32 \| never \| 0 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", output);
         Assert.Matches(@"\| fp32 \| 256 \| 3 \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", output);
     }
+
+    [Fact]
+    public async Task The_prefill_benchmark_times_float_and_both_int8_forms()
+    {
+        var (rc, output, error) = await CliRunner.Run(
+            "bench", "prefill", "--config", SharedData.Stories260K, "--seq", "32", "--reps", "1", "--warmup", "0", "--dtype", "fp32", "--int8", "none,dequantized,on-the-fly");
+        Assert.True(rc == 0, error);
+        Assert.Matches(@"\| fp32 \| float \| [\d.]+ \| [\d.]+ \| \d+ \|", output);
+        Assert.Matches(@"\| fp32 \| int8, dequantized once \| [\d.]+ \| [\d.]+ \| \d+ \|", output);
+        Assert.Matches(@"\| fp32 \| int8, on the fly \| [\d.]+ \| [\d.]+ \| \d+ \|", output);
+    }
+
+    [Fact]
+    public async Task The_training_benchmark_times_each_distillation_mode()
+    {
+        var (rc, output, error) = await CliRunner.Run(
+            "bench", "train", "--config", SharedData.Stories260K, "--seq", "32", "--batch", "2", "--steps", "1", "--warmup", "0", "--dtype", "fp32", "--strategy", "sandwich", "--distill", "none,inplace,teacher");
+        Assert.True(rc == 0, error);
+        foreach (var mode in new[] { "none", "inplace", "teacher" })
+        {
+            Assert.Matches($@"\| fp32 \| sandwich \| {mode} \| [\d.]+ \| \d+ \| – \| – \| – \|", output);
+        }
+    }
 }

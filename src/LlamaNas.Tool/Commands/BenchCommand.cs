@@ -84,7 +84,9 @@ public static class BenchCommand
         var dtypes = new Option<string>("--dtype") { Description = "Comma-separated compute dtypes.", DefaultValueFactory = _ => "fp32,bf16" };
         var steps = new Option<int>("--steps") { Description = "Timed optimizer steps.", DefaultValueFactory = _ => 5 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps.", DefaultValueFactory = _ => 1 };
-        var command = new Command("train", "Time full fine-tuning steps (forward, backward, AdamW) on a random-init model and report achieved FLOP/s.") { config, seq, batch, dtypes, steps, warmup };
+        var strategy = new Option<string>("--strategy") { Description = $"Which networks each step trains: {string.Join(", ", TrainingStrategy.Names)} (sub-networks from LLaMA-NAS's space).", DefaultValueFactory = _ => TrainingStrategy.Standard };
+        var distill = new Option<string>("--distill") { Description = "Comma-separated distillation modes to time: none, inplace (the full network teaches), teacher (a frozen random model of the same shape, in the compute dtype, teaches).", DefaultValueFactory = _ => "none" };
+        var command = new Command("train", "Time full fine-tuning steps (forward, backward, AdamW) on a random-init model and report achieved FLOP/s.") { config, seq, batch, dtypes, steps, warmup, strategy, distill };
         command.SetAction(result =>
         {
             var o = result.InvocationConfiguration.Output;
@@ -95,12 +97,22 @@ public static class BenchCommand
             var rows = Enumerable.Range(0, (b * (n + w)) + 1).Select(i => new TrainingExample([.. Enumerable.Range(0, t + 1).Select(j => ((i * 7919) + (j * 104729)) % cfg.VocabSize)], [.. Enumerable.Repeat(true, t + 1)]));
             var blocks = TokenBlocks.Pad(rows, t, 0);
             o.WriteLine($"model: {LlamaConfig.FormatCount(cfg.ParameterCount())} params, {cfg.NumHiddenLayers} layers, hidden {cfg.HiddenSize}; batch {b} × seq {t}; threads {get_num_threads()}");
-            o.WriteLine("| dtype | median s/step | tokens/s | achieved GFLOP/s | matmul peak GFLOP/s | fraction of peak |");
-            o.WriteLine("|---|---|---|---|---|---|");
-            foreach (var dtype in result.GetValue(dtypes)!.Split(',').Select(ComputeDtype.Parse))
+            o.WriteLine("| dtype | strategy | distill | median s/step | tokens/s | achieved GFLOP/s | matmul peak GFLOP/s | fraction of peak |");
+            o.WriteLine("|---|---|---|---|---|---|---|---|");
+            var modes = result.GetValue(distill)!.Split(',', StringSplitOptions.TrimEntries);
+            foreach (var (dtype, mode) in result.GetValue(dtypes)!.Split(',').Select(ComputeDtype.Parse).SelectMany(d => modes.Select(m => (d, m))))
             {
                 using var model = LlamaForCausalLM.CreateRandom(cfg, dtype, seed: 0);
-                using var trainer = new Trainer(model, blocks, new StandardSchedule(), new TrainerOptions { Steps = n + w, BatchSize = b, LearningRate = 1e-4, WarmupSteps = 0 });
+                using var teacher = mode == "teacher" ? LlamaForCausalLM.CreateRandom(cfg, dtype, seed: 1) : null;
+                var distillation = mode switch
+                {
+                    "none" => new DistillationOptions(),
+                    "inplace" => new DistillationOptions { InPlace = true },
+                    "teacher" => new DistillationOptions { Teacher = "(random)" },
+                    _ => throw new Core.Diagnostics.LlamaNasException(Core.Diagnostics.DiagnosticCodes.CliInvalidArgument, $"--distill '{mode}' is not one of none, inplace, teacher."),
+                };
+                var schedule = TrainingStrategy.Create(new StrategyOptions { Name = result.GetValue(strategy)! }, Core.Search.SearchSpace.Create(cfg, Core.Search.SearchSpaceSpec.LlamaNas(cfg)), model);
+                using var trainer = new Trainer(model, blocks, schedule, new TrainerOptions { Steps = n + w, BatchSize = b, LearningRate = 1e-4, WarmupSteps = 0, Distillation = distillation }, teacher);
                 var samples = new List<double>();
                 for (var i = 0; i < n + w; i++)
                 {
@@ -115,7 +127,11 @@ public static class BenchCommand
                 // 6 FLOPs per parameter per token: 2 forward, 4 backward (activations and weights).
                 var achieved = 6.0 * cfg.ParameterCount() * b * t / s.Median / 1e9;
                 var peak = MatmulPeak.GflopsPerSecond(dtype);
-                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {ComputeDtype.Name(dtype)} | {s.Median:F3} | {b * t / s.Median:F0} | {achieved:F1} | {peak:F1} | {achieved / peak:P1} |"));
+                // The FLOP count holds for one full network per step only (sampled sub-networks and teachers differ).
+                var flops = result.GetValue(strategy) == TrainingStrategy.Standard && mode == "none"
+                    ? string.Create(CultureInfo.InvariantCulture, $"{achieved:F1} | {peak:F1} | {achieved / peak:P1}")
+                    : "– | – | –";
+                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {ComputeDtype.Name(dtype)} | {result.GetValue(strategy)} | {mode} | {s.Median:F3} | {b * t / s.Median:F0} | {flops} |"));
             }
 
             return 0;
