@@ -36,7 +36,7 @@ public class BenchCommandTests
         Assert.True(rc == 0, error);
         foreach (var mode in new[] { "none", "inplace", "teacher" })
         {
-            Assert.Matches($@"\| fp32 \| sandwich \| {mode} \| [\d.]+ \| \d+ \| – \| – \| – \|", output);
+            Assert.Matches($@"\| fp32 \| sandwich \| {mode} \| [\d.]+ \| \d+ \| \d+\.\d\d \| – \| – \| – \|", output);
         }
     }
 }

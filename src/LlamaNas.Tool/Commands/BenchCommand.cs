@@ -97,11 +97,13 @@ public static class BenchCommand
             var rows = Enumerable.Range(0, (b * (n + w)) + 1).Select(i => new TrainingExample([.. Enumerable.Range(0, t + 1).Select(j => ((i * 7919) + (j * 104729)) % cfg.VocabSize)], [.. Enumerable.Repeat(true, t + 1)]));
             var blocks = TokenBlocks.Pad(rows, t, 0);
             o.WriteLine($"model: {LlamaConfig.FormatCount(cfg.ParameterCount())} params, {cfg.NumHiddenLayers} layers, hidden {cfg.HiddenSize}; batch {b} × seq {t}; threads {get_num_threads()}");
-            o.WriteLine("| dtype | strategy | distill | median s/step | tokens/s | achieved GFLOP/s | matmul peak GFLOP/s | fraction of peak |");
-            o.WriteLine("|---|---|---|---|---|---|---|---|");
+            o.WriteLine("| dtype | strategy | distill | median s/step | tokens/s | peak RSS GB | achieved GFLOP/s | matmul peak GFLOP/s | fraction of peak |");
+            o.WriteLine("|---|---|---|---|---|---|---|---|---|");
             var modes = result.GetValue(distill)!.Split(',', StringSplitOptions.TrimEntries);
             foreach (var (dtype, mode) in result.GetValue(dtypes)!.Split(',').Select(ComputeDtype.Parse).SelectMany(d => modes.Select(m => (d, m))))
             {
+                GC.Collect();
+                var resetPeak = PeakMemory.TryReset();
                 using var model = LlamaForCausalLM.CreateRandom(cfg, dtype, seed: 0);
                 using var teacher = mode == "teacher" ? LlamaForCausalLM.CreateRandom(cfg, dtype, seed: 1) : null;
                 var distillation = mode switch
@@ -131,7 +133,8 @@ public static class BenchCommand
                 var flops = result.GetValue(strategy) == TrainingStrategy.Standard && mode == "none"
                     ? string.Create(CultureInfo.InvariantCulture, $"{achieved:F1} | {peak:F1} | {achieved / peak:P1}")
                     : "– | – | –";
-                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {ComputeDtype.Name(dtype)} | {result.GetValue(strategy)} | {mode} | {s.Median:F3} | {b * t / s.Median:F0} | {flops} |"));
+                var rss = resetPeak && PeakMemory.ResidentBytes() is { } peakBytes ? string.Create(CultureInfo.InvariantCulture, $"{peakBytes / 1e9:F2}") : "–";
+                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {ComputeDtype.Name(dtype)} | {result.GetValue(strategy)} | {mode} | {s.Median:F3} | {b * t / s.Median:F0} | {rss} | {flops} |"));
             }
 
             return 0;
