@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
+using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.Evaluation;
 using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Tokenization;
 using static TorchSharp.torch;
@@ -17,6 +19,33 @@ public sealed record PerplexityResult(string Source, int Documents, long Tokens,
     public double BytePerplexity => Math.Exp(-LogLikelihood / Bytes);
 
     public double BitsPerByte => -LogLikelihood / Bytes / Math.Log(2);
+
+    public PerplexityProtocol Protocol { get; init; } = PerplexityProtocol.LmEval;
+
+    /// <summary>The llama.cpp protocol's chunk length (0 for lm-eval, whose windows are the max length).</summary>
+    public int Context { get; init; }
+
+    /// <summary>Σ (log p)² over the scored tokens, for llama.cpp's uncertainty.</summary>
+    public double SumSquaredLogLikelihood { get; init; }
+
+    /// <summary>
+    /// llama.cpp's "PPL = x +/- e": e = PPL · √((mean(nll²) − mean(nll)²) / (n − 1)), the standard error of the mean
+    /// token NLL carried through exp; null for lm-eval (which reports none) or when the variance is not positive.
+    /// </summary>
+    public double? TokenPerplexityStdErr
+    {
+        get
+        {
+            if (Protocol != PerplexityProtocol.LlamaCpp || Tokens < 2)
+            {
+                return null;
+            }
+
+            var mean = -LogLikelihood / Tokens;
+            var variance = (SumSquaredLogLikelihood / Tokens) - (mean * mean);
+            return variance > 0 ? TokenPerplexity * Math.Sqrt(variance / (Tokens - 1)) : null;
+        }
+    }
 }
 
 /// <summary>Documents as token ids, with the word and byte counts perplexity is normalised by.</summary>
@@ -26,9 +55,9 @@ public sealed record TokenizedText(string Source, IReadOnlyList<int[]> Documents
 }
 
 /// <summary>
-/// Rolling log-likelihood of whole documents (lm-eval's <c>loglikelihood_rolling</c>): the document's tokens are
-/// cut into disjoint windows of max_length, the first window conditioned on the prefix token (BOS, else EOS)
-/// and every later one on the tokens just before it, so each token is scored exactly once.
+/// Perplexity by lm-eval's rolling log-likelihood of whole documents (<c>loglikelihood_rolling</c>: disjoint windows of
+/// max_length, the first conditioned on the prefix token, BOS else EOS, the last, partial one on as many preceding
+/// tokens as fit, each token scored once) or by llama.cpp's <c>llama-perplexity</c> chunks.
 /// </summary>
 public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTokenizer tokenizer, int maxLength = 0)
 {
@@ -72,26 +101,57 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
     }
 
     /// <summary>
-    /// Perplexity of text tokenized by <see cref="Tokenize"/>, on whatever network the model runs now. Consecutive
-    /// windows of equal length (every full window of a long document) share a forward pass, as long as their
-    /// logits stay within <see cref="MaxBatchLogits"/>.
+    /// Perplexity of text tokenized by <see cref="Tokenize"/>, on whatever network the model runs now, by lm-eval's
+    /// rolling windows (<see cref="PerplexityWindows.Rolling"/>).
     /// </summary>
     public PerplexityResult Evaluate(TokenizedText text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var sw = Stopwatch.StartNew();
         var prefix = tokenizer.BosId ?? tokenizer.EosId ?? throw new InvalidOperationException("the tokenizer has neither BOS nor EOS to use as the prefix token");
-        var windows = new List<(int[] Inputs, int[] Targets)>();
-        foreach (var ids in text.Documents)
+        var windows = text.Documents.SelectMany(ids => PerplexityWindows.Rolling(ids, prefix, MaxLength)).ToList();
+        var (ll, _) = Score(windows);
+        return new PerplexityResult(text.Source, text.Documents.Count, text.Tokens, text.Words, text.Bytes, ll, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Perplexity of a whole text by llama.cpp's <c>llama-perplexity</c> protocol (<see cref="PerplexityWindows.LlamaCppChunks"/>):
+    /// one trailing newline dropped (as its <c>-f</c> reading does), tokenized once with the tokenizer's special tokens,
+    /// chunks of <paramref name="ctx"/> tokens. <see cref="PerplexityResult.Tokens"/> counts the scored tokens,
+    /// <see cref="PerplexityResult.Documents"/> the chunks; words and bytes are not defined for half-scored chunks (0).
+    /// </summary>
+    public PerplexityResult EvaluateLlamaCpp(string source, string text, int ctx = PerplexityWindows.DefaultLlamaCppContext)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var sw = Stopwatch.StartNew();
+        if (tokenizer.AddEos)
         {
-            for (var start = 0; start < ids.Length; start += MaxLength)
-            {
-                var count = Math.Min(MaxLength, ids.Length - start);
-                windows.Add((start == 0 ? [prefix, .. ids.AsSpan(0, count - 1)] : ids[(start - 1)..(start - 1 + count)], ids[start..(start + count)]));
-            }
+            throw new LlamaNasException(DiagnosticCodes.EvalPerplexityOptionsInvalid, "this tokenizer appends EOS to every text, which llama.cpp's perplexity refuses; use --perplexity-protocol lm-eval.", new DiagnosticLocation(source));
         }
 
-        double ll = 0;
+        var tokens = tokenizer.Encode(text.EndsWith('\n') ? text[..^1] : text, addSpecialTokens: true);
+        PerplexityWindows.CheckLlamaCpp(tokens.Count, ctx, source);
+        var windows = PerplexityWindows.LlamaCppChunks(tokens, tokenizer.AddBos ? tokenizer.BosId : null, ctx);
+        var (ll, squares) = Score(windows);
+        return new PerplexityResult(source, windows.Count, windows.Sum(w => (long)w.Targets.Length), 0, 0, ll, sw.Elapsed.TotalSeconds)
+        {
+            Protocol = PerplexityProtocol.LlamaCpp,
+            Context = ctx,
+            SumSquaredLogLikelihood = squares,
+        };
+    }
+
+    /// <summary>Most logits (rows × length × vocabulary) one forward pass of <see cref="Score"/> computes.</summary>
+    public const long MaxBatchLogits = 1L << 24;
+
+    /// <summary>
+    /// Sum of log p and of (log p)² over every scored target of <paramref name="windows"/>. Consecutive windows of
+    /// equal input length (the full windows of a long document, every llama.cpp chunk) share a forward pass, as long
+    /// as their logits stay within <see cref="MaxBatchLogits"/>.
+    /// </summary>
+    private (double Sum, double SumSquares) Score(IReadOnlyList<TokenWindow> windows)
+    {
+        double sum = 0, squares = 0;
         using var noGrad = no_grad();
         for (var i = 0; i < windows.Count;)
         {
@@ -103,41 +163,46 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
                 end++;
             }
 
-            foreach (var windowLl in ScoreWindows(windows.GetRange(i, end - i)))
+            foreach (var logp in ScoreWindows([.. windows.Skip(i).Take(end - i)]))
             {
-                ll += windowLl;
+                sum += logp;
+                squares += (double)logp * logp;
             }
 
             i = end;
         }
 
-        return new PerplexityResult(text.Source, text.Documents.Count, text.Tokens, text.Words, text.Bytes, ll, sw.Elapsed.TotalSeconds);
+        return (sum, squares);
     }
 
-    /// <summary>Most logits (rows × length × vocabulary) one forward pass of <see cref="Evaluate(TokenizedText)"/> computes.</summary>
-    public const long MaxBatchLogits = 1L << 24;
-
-    /// <summary>Per window (all of one length), the sum of log p(targets[i] | inputs[..i]).</summary>
-    private double[] ScoreWindows(List<(int[] Inputs, int[] Targets)> batch)
+    /// <summary>log p of every target of a batch of windows of one input length, in window then target order.</summary>
+    private float[] ScoreWindows(List<TokenWindow> batch)
     {
         using var scope = NewDisposeScope();
         var device = model.Model.EmbedTokens.Weight.device;
         int rows = batch.Count, length = batch[0].Inputs.Length;
         var ids = new long[rows * length];
-        var targets = new long[rows * length];
+        var positions = new List<long>();
+        var targets = new List<long>();
         for (var r = 0; r < rows; r++)
         {
+            var w = batch[r];
             for (var t = 0; t < length; t++)
             {
-                ids[(r * length) + t] = batch[r].Inputs[t];
-                targets[(r * length) + t] = batch[r].Targets[t];
+                ids[(r * length) + t] = w.Inputs[t];
+            }
+
+            // Only the positions that predict a target are projected onto the vocabulary.
+            for (var k = 0; k < w.Targets.Length; k++)
+            {
+                positions.Add((r * length) + length - w.Targets.Length + k);
+                targets.Add(w.Targets[k]);
             }
         }
 
-        var hidden = model.Hidden(tensor(ids, [rows, length], device: device));
-        var logprobs = model.Logits(hidden.view(rows * length, -1)).log_softmax(-1);
-        var picked = logprobs.gather(1, tensor(targets, device: device).unsqueeze(1)).view(rows, length);
-        return picked.to(float64).sum(1).cpu().data<double>().ToArray();
+        var hidden = model.Hidden(tensor(ids, [rows, length], device: device)).view(rows * length, -1);
+        var logprobs = model.Logits(hidden.index_select(0, tensor(positions.ToArray(), device: device))).log_softmax(-1);
+        return logprobs.gather(1, tensor(targets.ToArray(), device: device).unsqueeze(1)).to(float32).cpu().data<float>().ToArray();
     }
 
     /// <summary>Documents of a text file: split on lines equal to <paramref name="separator"/>, else the whole file.</summary>
