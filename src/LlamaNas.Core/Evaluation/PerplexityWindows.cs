@@ -103,14 +103,19 @@ public static class PerplexityWindows
     /// </summary>
     public static void CheckLlamaCpp(int tokenCount, int ctx, string source = "perplexity text")
     {
-        if (ctx < 3)
-        {
-            throw new LlamaNasException(DiagnosticCodes.EvalPerplexityOptionsInvalid, $"--ctx {ctx} is too small: the llama.cpp protocol scores positions ctx/2 … ctx-2 of each chunk, so ctx must be at least 3 (llama.cpp's default is {DefaultLlamaCppContext}).", new DiagnosticLocation("--ctx"));
-        }
-
+        CheckContext(ctx);
         if (tokenCount < 2L * ctx)
         {
             throw new LlamaNasException(DiagnosticCodes.EvalPerplexityTextTooShort, $"the text tokenizes to {tokenCount} tokens; the llama.cpp protocol needs at least 2·ctx = {2L * ctx}: give a longer text or a smaller --ctx.", new DiagnosticLocation(source));
+        }
+    }
+
+    /// <summary>LNAS0640 unless a llama.cpp chunk of <paramref name="ctx"/> tokens scores at least one token.</summary>
+    public static void CheckContext(int ctx)
+    {
+        if (ctx < 3)
+        {
+            throw new LlamaNasException(DiagnosticCodes.EvalPerplexityOptionsInvalid, $"--ctx {ctx} is too small: the llama.cpp protocol scores positions ctx/2 … ctx-2 of each chunk, so ctx must be at least 3 (llama.cpp's default is {DefaultLlamaCppContext}).", new DiagnosticLocation("--ctx"));
         }
     }
 
@@ -124,4 +129,40 @@ public static class PerplexityWindows
 
         return result;
     }
+}
+
+/// <summary>
+/// How perplexity is measured, as <c>evaluate</c>, <c>search</c> and the build pipeline take it:
+/// <c>--perplexity-protocol lm-eval|llama.cpp</c> and <c>--ctx N</c> (llama.cpp's chunk length; lm-eval's windows are
+/// <c>--max-length</c>).
+/// </summary>
+public sealed record PerplexityOptions
+{
+    public PerplexityProtocol Protocol { get; init; } = PerplexityProtocol.LmEval;
+
+    /// <summary>The llama.cpp protocol's chunk length (llama.cpp's <c>--ctx-size</c>).</summary>
+    public int Context { get; init; } = PerplexityWindows.DefaultLlamaCppContext;
+
+    /// <summary>
+    /// Options from their command-line spelling: LNAS0640 for an unknown protocol, a context below 3, or a context
+    /// given with lm-eval (whose windows are set by --max-length, so a --ctx there would silently do nothing).
+    /// </summary>
+    public static PerplexityOptions Parse(string protocol, int? ctx)
+    {
+        ArgumentNullException.ThrowIfNull(protocol);
+        var p = PerplexityWindows.ParseProtocol(protocol);
+        if (ctx is not null && p == PerplexityProtocol.LmEval)
+        {
+            throw new LlamaNasException(DiagnosticCodes.EvalPerplexityOptionsInvalid, "--ctx sets the llama.cpp protocol's chunk length; add --perplexity-protocol llama.cpp, or set lm-eval's window with --max-length.", new DiagnosticLocation("--ctx"));
+        }
+
+        var options = new PerplexityOptions { Protocol = p, Context = ctx ?? PerplexityWindows.DefaultLlamaCppContext };
+        PerplexityWindows.CheckContext(options.Context);
+        return options;
+    }
+
+    /// <summary>The settings a search records for these options: none for lm-eval (the default), so older states still resume.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Describe() => Protocol == PerplexityProtocol.LmEval
+        ? []
+        : [new("perplexity_protocol", PerplexityWindows.Name(Protocol)), new("ctx", Context.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 }

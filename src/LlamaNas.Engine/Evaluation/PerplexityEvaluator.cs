@@ -115,21 +115,33 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
     }
 
     /// <summary>
-    /// Perplexity of a whole text by llama.cpp's <c>llama-perplexity</c> protocol (<see cref="PerplexityWindows.LlamaCppChunks"/>):
-    /// one trailing newline dropped (as its <c>-f</c> reading does), tokenized once with the tokenizer's special tokens,
-    /// chunks of <paramref name="ctx"/> tokens. <see cref="PerplexityResult.Tokens"/> counts the scored tokens,
+    /// Perplexity of a whole text by llama.cpp's <c>llama-perplexity</c> protocol (<see cref="PerplexityWindows.LlamaCppChunks"/>)
+    /// with chunks of <paramref name="ctx"/> tokens. <see cref="PerplexityResult.Tokens"/> counts the scored tokens,
     /// <see cref="PerplexityResult.Documents"/> the chunks; words and bytes are not defined for half-scored chunks (0).
     /// </summary>
-    public PerplexityResult EvaluateLlamaCpp(string source, string text, int ctx = PerplexityWindows.DefaultLlamaCppContext)
+    public PerplexityResult EvaluateLlamaCpp(string source, string text, int ctx = PerplexityWindows.DefaultLlamaCppContext) =>
+        EvaluateLlamaCpp(source, TokenizeLlamaCpp(text, source), ctx);
+
+    /// <summary>
+    /// The text as llama.cpp's perplexity tool tokenizes it: one trailing newline dropped (its <c>-f</c> reading does
+    /// that), then tokenized once with the tokenizer's special tokens (BOS where the vocabulary adds one).
+    /// </summary>
+    public IReadOnlyList<int> TokenizeLlamaCpp(string text, string source = "perplexity text")
     {
         ArgumentNullException.ThrowIfNull(text);
-        var sw = Stopwatch.StartNew();
         if (tokenizer.AddEos)
         {
             throw new LlamaNasException(DiagnosticCodes.EvalPerplexityOptionsInvalid, "this tokenizer appends EOS to every text, which llama.cpp's perplexity refuses; use --perplexity-protocol lm-eval.", new DiagnosticLocation(source));
         }
 
-        var tokens = tokenizer.Encode(text.EndsWith('\n') ? text[..^1] : text, addSpecialTokens: true);
+        return tokenizer.Encode(text.EndsWith('\n') ? text[..^1] : text, addSpecialTokens: true);
+    }
+
+    /// <summary>llama.cpp's perplexity of tokens from <see cref="TokenizeLlamaCpp"/> (LNAS0641 under 2 · ctx of them).</summary>
+    public PerplexityResult EvaluateLlamaCpp(string source, IReadOnlyList<int> tokens, int ctx)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        var sw = Stopwatch.StartNew();
         PerplexityWindows.CheckLlamaCpp(tokens.Count, ctx, source);
         var windows = PerplexityWindows.LlamaCppChunks(tokens, tokenizer.AddBos ? tokenizer.BosId : null, ctx);
         var (ll, squares) = Score(windows);
@@ -139,6 +151,16 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
             Context = ctx,
             SumSquaredLogLikelihood = squares,
         };
+    }
+
+    /// <summary>Perplexity of a text file by <paramref name="options"/>' protocol, named by its file name.</summary>
+    public PerplexityResult EvaluateFile(string path, PerplexityOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var text = ReadText(path, options.Protocol);
+        return options.Protocol == PerplexityProtocol.LlamaCpp
+            ? EvaluateLlamaCpp(Path.GetFileName(path), string.Concat(text), options.Context)
+            : Evaluate(Path.GetFileName(path), text);
     }
 
     /// <summary>Most logits (rows × length × vocabulary) one forward pass of <see cref="Score"/> computes.</summary>
@@ -204,6 +226,13 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
         var logprobs = model.Logits(hidden.index_select(0, tensor(positions.ToArray(), device: device))).log_softmax(-1);
         return logprobs.gather(1, tensor(targets.ToArray(), device: device).unsqueeze(1)).to(float32).cpu().data<float>().ToArray();
     }
+
+    /// <summary>
+    /// A perplexity text as <paramref name="protocol"/> reads it: lm-eval's documents (<see cref="ReadDocuments"/>), or
+    /// for llama.cpp the whole file unchanged, as one text.
+    /// </summary>
+    public static IReadOnlyList<string> ReadText(string path, PerplexityProtocol protocol) =>
+        protocol == PerplexityProtocol.LlamaCpp ? [File.ReadAllText(path)] : ReadDocuments(path);
 
     /// <summary>Documents of a text file: split on lines equal to <paramref name="separator"/>, else the whole file.</summary>
     public static IReadOnlyList<string> ReadDocuments(string path, string separator = "<|endoftext|>")

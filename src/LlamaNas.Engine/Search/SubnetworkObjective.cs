@@ -34,6 +34,9 @@ public sealed record ObjectiveResources
     /// <summary>Context length of perplexity windows (0: the model's max_position_embeddings).</summary>
     public int MaxLength { get; init; }
 
+    /// <summary>The perplexity protocol; with llama.cpp each text is the whole file, one entry in <see cref="Texts"/>.</summary>
+    public PerplexityOptions Perplexity { get; init; } = new();
+
     public SpeedOptions Speed { get; init; } = new();
 }
 
@@ -119,22 +122,38 @@ public abstract class SubnetworkObjective
 
     private sealed class PerplexityObjective : SubnetworkObjective
     {
-        private readonly PerplexityEvaluator _evaluator;
-        private readonly TokenizedText _text;
+        private readonly Func<double> _measure;
 
         public PerplexityObjective(SearchObjective spec, ObjectiveResources r)
             : base(spec)
         {
             var documents = r.Texts.TryGetValue(spec.Argument ?? string.Empty, out var docs) ? docs : throw Unusable("no text was given: write perplexity:<text file> or pass --perplexity-text.");
-            _evaluator = new PerplexityEvaluator(r.Model, r.Tokenizer, r.MaxLength);
-            _text = _evaluator.Tokenize(Path.GetFileName(spec.Argument!), documents, r.PerplexityTokens);
-            if (_text.Tokens == 0)
+            var evaluator = new PerplexityEvaluator(r.Model, r.Tokenizer, r.MaxLength);
+            var name = Path.GetFileName(spec.Argument!);
+            if (r.Perplexity.Protocol == PerplexityProtocol.LlamaCpp)
+            {
+                var tokens = evaluator.TokenizeLlamaCpp(string.Concat(documents), spec.Argument!);
+                if (r.PerplexityTokens > 0 && tokens.Count > r.PerplexityTokens)
+                {
+                    tokens = [.. tokens.Take((int)r.PerplexityTokens)];
+                }
+
+                // A text too short for two chunks is refused here, before the first evaluation.
+                PerplexityWindows.CheckLlamaCpp(tokens.Count, r.Perplexity.Context, spec.Argument!);
+                _measure = () => evaluator.EvaluateLlamaCpp(name, tokens, r.Perplexity.Context).TokenPerplexity;
+                return;
+            }
+
+            var text = evaluator.Tokenize(name, documents, r.PerplexityTokens);
+            if (text.Tokens == 0)
             {
                 throw Unusable($"the text {spec.Argument} holds no tokens.");
             }
+
+            _measure = () => evaluator.Evaluate(text).TokenPerplexity;
         }
 
-        public override double Measure(LlamaForCausalLM model, SubnetworkArchitecture arch) => _evaluator.Evaluate(_text).TokenPerplexity;
+        public override double Measure(LlamaForCausalLM model, SubnetworkArchitecture arch) => _measure();
 
         public override double Reference(LlamaForCausalLM model) => Spec.ToObjective(model.Config.VocabSize);
     }

@@ -103,4 +103,17 @@ public class PerplexityWindowsTests
 
         Assert.Equal(DiagnosticCodes.EvalPerplexityOptionsInvalid, Assert.Throws<LlamaNasException>(() => PerplexityWindows.ParseProtocol("llamacpp")).Code);
     }
+
+    [Fact]
+    public void Options_take_ctx_only_with_the_llama_cpp_protocol_and_record_only_what_differs_from_lm_eval()
+    {
+        Assert.Equal(new PerplexityOptions(), PerplexityOptions.Parse("lm-eval", null));
+        Assert.Empty(new PerplexityOptions().Describe());
+        var llama = PerplexityOptions.Parse("llama.cpp", null);
+        Assert.Equal(PerplexityWindows.DefaultLlamaCppContext, llama.Context);
+        Assert.Equal([new("perplexity_protocol", "llama.cpp"), new KeyValuePair<string, string>("ctx", "512")], llama.Describe());
+        Assert.Equal(128, PerplexityOptions.Parse("llama.cpp", 128).Context);
+        Assert.Equal(DiagnosticCodes.EvalPerplexityOptionsInvalid, Assert.Throws<LlamaNasException>(() => PerplexityOptions.Parse("lm-eval", 128)).Code);
+        Assert.Equal(DiagnosticCodes.EvalPerplexityOptionsInvalid, Assert.Throws<LlamaNasException>(() => PerplexityOptions.Parse("llama.cpp", 2)).Code);
+    }
 }
