@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.Evaluation;
+using LlamaNas.Core.Search;
 using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Tokenization;
 using static TorchSharp.torch;
@@ -108,10 +109,29 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
     {
         ArgumentNullException.ThrowIfNull(text);
         var sw = Stopwatch.StartNew();
-        var prefix = tokenizer.BosId ?? tokenizer.EosId ?? throw new InvalidOperationException("the tokenizer has neither BOS nor EOS to use as the prefix token");
-        var windows = text.Documents.SelectMany(ids => PerplexityWindows.Rolling(ids, prefix, MaxLength)).ToList();
-        var (ll, _) = Score(windows);
+        var (ll, _) = Score(RollingWindows(text));
         return new PerplexityResult(text.Source, text.Documents.Count, text.Tokens, text.Words, text.Bytes, ll, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// <see cref="Evaluate(TokenizedText)"/> for each of <paramref name="candidates"/> (sub-networks of the model), as
+    /// if each were active in turn, with the blocks of their common prefixes run once (<see cref="LayerPrefixTree"/>);
+    /// the results equal one-by-one evaluation. <see cref="PerplexityResult.Seconds"/> is the wall time shared out
+    /// evenly. The model's active sub-network is restored afterwards.
+    /// </summary>
+    public IReadOnlyList<PerplexityResult> EvaluateMany(TokenizedText text, IReadOnlyList<SubnetworkArchitecture> candidates)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var sw = Stopwatch.StartNew();
+        var sums = ScoreShared(RollingWindows(text), candidates);
+        var seconds = sw.Elapsed.TotalSeconds / Math.Max(1, candidates.Count);
+        return [.. sums.Select(ll => new PerplexityResult(text.Source, text.Documents.Count, text.Tokens, text.Words, text.Bytes, ll.Sum, seconds))];
+    }
+
+    private List<TokenWindow> RollingWindows(TokenizedText text)
+    {
+        var prefix = tokenizer.BosId ?? tokenizer.EosId ?? throw new InvalidOperationException("the tokenizer has neither BOS nor EOS to use as the prefix token");
+        return [.. text.Documents.SelectMany(ids => PerplexityWindows.Rolling(ids, prefix, MaxLength))];
     }
 
     /// <summary>
@@ -140,18 +160,36 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
     /// <summary>llama.cpp's perplexity of tokens from <see cref="TokenizeLlamaCpp"/> (LNAS0641 under 2 · ctx of them).</summary>
     public PerplexityResult EvaluateLlamaCpp(string source, IReadOnlyList<int> tokens, int ctx)
     {
-        ArgumentNullException.ThrowIfNull(tokens);
         var sw = Stopwatch.StartNew();
+        var windows = LlamaCppChunks(source, tokens, ctx);
+        return LlamaCppResult(source, windows, ctx, Score(windows), sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary><see cref="EvaluateLlamaCpp(string, IReadOnlyList{int}, int)"/> for each candidate, as <see cref="EvaluateMany"/> does it.</summary>
+    public IReadOnlyList<PerplexityResult> EvaluateLlamaCppMany(string source, IReadOnlyList<int> tokens, int ctx, IReadOnlyList<SubnetworkArchitecture> candidates)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        var sw = Stopwatch.StartNew();
+        var windows = LlamaCppChunks(source, tokens, ctx);
+        var sums = ScoreShared(windows, candidates);
+        var seconds = sw.Elapsed.TotalSeconds / Math.Max(1, candidates.Count);
+        return [.. sums.Select(sum => LlamaCppResult(source, windows, ctx, sum, seconds))];
+    }
+
+    private IReadOnlyList<TokenWindow> LlamaCppChunks(string source, IReadOnlyList<int> tokens, int ctx)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
         PerplexityWindows.CheckLlamaCpp(tokens.Count, ctx, source);
-        var windows = PerplexityWindows.LlamaCppChunks(tokens, tokenizer.AddBos ? tokenizer.BosId : null, ctx);
-        var (ll, squares) = Score(windows);
-        return new PerplexityResult(source, windows.Count, windows.Sum(w => (long)w.Targets.Length), 0, 0, ll, sw.Elapsed.TotalSeconds)
+        return PerplexityWindows.LlamaCppChunks(tokens, tokenizer.AddBos ? tokenizer.BosId : null, ctx);
+    }
+
+    private static PerplexityResult LlamaCppResult(string source, IReadOnlyList<TokenWindow> windows, int ctx, (double Sum, double SumSquares) scored, double seconds) =>
+        new(source, windows.Count, windows.Sum(w => (long)w.Targets.Length), 0, 0, scored.Sum, seconds)
         {
             Protocol = PerplexityProtocol.LlamaCpp,
             Context = ctx,
-            SumSquaredLogLikelihood = squares,
+            SumSquaredLogLikelihood = scored.SumSquares,
         };
-    }
 
     /// <summary>Perplexity of a text file by <paramref name="options"/>' protocol, named by its file name.</summary>
     public PerplexityResult EvaluateFile(string path, PerplexityOptions options)
@@ -167,14 +205,100 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
     public const long MaxBatchLogits = 1L << 24;
 
     /// <summary>
-    /// Sum of log p and of (log p)² over every scored target of <paramref name="windows"/>. Consecutive windows of
-    /// equal input length (the full windows of a long document, every llama.cpp chunk) share a forward pass, as long
-    /// as their logits stay within <see cref="MaxBatchLogits"/>.
+    /// Sum of log p and of (log p)² over every scored target of <paramref name="windows"/>, on the active network.
     /// </summary>
     private (double Sum, double SumSquares) Score(IReadOnlyList<TokenWindow> windows)
     {
-        double sum = 0, squares = 0;
+        var total = new Totals();
         using var noGrad = no_grad();
+        foreach (var batch in Batches(windows))
+        {
+            using var scope = NewDisposeScope();
+            total.Add(ScoreHidden(model.Hidden(batch.InputIds(Device)), batch));
+        }
+
+        return (total.Sum, total.SumSquares);
+    }
+
+    /// <summary>
+    /// <see cref="Score"/> for every candidate, walking their <see cref="LayerPrefixTree"/> once per batch of windows:
+    /// a block's output is computed once for all candidates that share the blocks up to it, and kept only while its
+    /// subtree is walked (at most one hidden state per depth alive). The operations on each candidate's path are those
+    /// of its own forward pass, in the same order, so the sums are the same.
+    /// </summary>
+    private (double Sum, double SumSquares)[] ScoreShared(IReadOnlyList<TokenWindow> windows, IReadOnlyList<SubnetworkArchitecture> candidates)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        var tree = LayerPrefixTree.Build(candidates);
+        var totals = candidates.Select(_ => new Totals()).ToArray();
+        var previous = model.ActiveArchitecture;
+        using var noGrad = no_grad();
+        try
+        {
+            foreach (var batch in Batches(windows))
+            {
+                foreach (var root in tree.Roots)
+                {
+                    using var scope = NewDisposeScope();
+                    model.ActivateSubnetwork(candidates[root.Representative]);
+                    var (hidden, shared) = model.Model.Begin(batch.InputIds(Device), null, null);
+                    Visit(root, hidden, 0, shared);
+                }
+
+                void Visit(LayerPrefixTree.Node node, Tensor hidden, int depth, BlockInputs shared)
+                {
+                    if (node.Ending.Count > 0)
+                    {
+                        using var scope = NewDisposeScope();
+                        var logps = ScoreHidden(model.Model.End(hidden), batch);
+                        foreach (var c in node.Ending)
+                        {
+                            totals[c].Add(logps);
+                        }
+                    }
+
+                    foreach (var child in node.Children)
+                    {
+                        using var scope = NewDisposeScope();
+                        model.ActivateSubnetwork(candidates[child.Representative]);
+                        Visit(child, model.Model.Block(depth, hidden, shared), depth + 1, shared);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            model.ActivateSubnetwork(previous);
+        }
+
+        return [.. totals.Select(t => (t.Sum, t.SumSquares))];
+    }
+
+    private Device Device => model.Model.EmbedTokens.Weight.device;
+
+    /// <summary>Running Σ log p and Σ (log p)², added in scoring order.</summary>
+    private sealed class Totals
+    {
+        public double Sum { get; private set; }
+
+        public double SumSquares { get; private set; }
+
+        public void Add(float[] logps)
+        {
+            foreach (var logp in logps)
+            {
+                Sum += logp;
+                SumSquares += (double)logp * logp;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Consecutive windows of equal input length (the full windows of a long document, every llama.cpp chunk) share
+    /// a forward pass, as long as their logits stay within <see cref="MaxBatchLogits"/>.
+    /// </summary>
+    private IEnumerable<WindowBatch> Batches(IReadOnlyList<TokenWindow> windows)
+    {
         for (var i = 0; i < windows.Count;)
         {
             var length = windows[i].Inputs.Length;
@@ -185,46 +309,49 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
                 end++;
             }
 
-            foreach (var logp in ScoreWindows([.. windows.Skip(i).Take(end - i)]))
-            {
-                sum += logp;
-                squares += (double)logp * logp;
-            }
-
+            yield return WindowBatch.Of([.. windows.Skip(i).Take(end - i)]);
             i = end;
         }
-
-        return (sum, squares);
     }
 
-    /// <summary>log p of every target of a batch of windows of one input length, in window then target order.</summary>
-    private float[] ScoreWindows(List<TokenWindow> batch)
+    /// <summary>log p of every target of a batch, from its final hidden states [rows, length, hidden], in window then target order.</summary>
+    private float[] ScoreHidden(Tensor hidden, WindowBatch batch)
     {
         using var scope = NewDisposeScope();
-        var device = model.Model.EmbedTokens.Weight.device;
-        int rows = batch.Count, length = batch[0].Inputs.Length;
-        var ids = new long[rows * length];
-        var positions = new List<long>();
-        var targets = new List<long>();
-        for (var r = 0; r < rows; r++)
+        var flat = hidden.view(batch.Rows * batch.Length, -1);
+        var logprobs = model.Logits(flat.index_select(0, tensor(batch.Positions, device: Device))).log_softmax(-1);
+        return logprobs.gather(1, tensor(batch.Targets, device: Device).unsqueeze(1)).to(float32).cpu().data<float>().ToArray();
+    }
+
+    /// <summary>Windows of one input length as one forward pass: the input ids, and the flat positions that predict a target.</summary>
+    private sealed record WindowBatch(long[] Ids, int Rows, int Length, long[] Positions, long[] Targets)
+    {
+        public static WindowBatch Of(IReadOnlyList<TokenWindow> batch)
         {
-            var w = batch[r];
-            for (var t = 0; t < length; t++)
+            int rows = batch.Count, length = batch[0].Inputs.Length;
+            var ids = new long[rows * length];
+            var positions = new List<long>();
+            var targets = new List<long>();
+            for (var r = 0; r < rows; r++)
             {
-                ids[(r * length) + t] = w.Inputs[t];
+                var w = batch[r];
+                for (var t = 0; t < length; t++)
+                {
+                    ids[(r * length) + t] = w.Inputs[t];
+                }
+
+                // Only the positions that predict a target are projected onto the vocabulary.
+                for (var k = 0; k < w.Targets.Length; k++)
+                {
+                    positions.Add((r * length) + length - w.Targets.Length + k);
+                    targets.Add(w.Targets[k]);
+                }
             }
 
-            // Only the positions that predict a target are projected onto the vocabulary.
-            for (var k = 0; k < w.Targets.Length; k++)
-            {
-                positions.Add((r * length) + length - w.Targets.Length + k);
-                targets.Add(w.Targets[k]);
-            }
+            return new WindowBatch(ids, rows, length, [.. positions], [.. targets]);
         }
 
-        var hidden = model.Hidden(tensor(ids, [rows, length], device: device)).view(rows * length, -1);
-        var logprobs = model.Logits(hidden.index_select(0, tensor(positions.ToArray(), device: device))).log_softmax(-1);
-        return logprobs.gather(1, tensor(targets.ToArray(), device: device).unsqueeze(1)).to(float32).cpu().data<float>().ToArray();
+        public Tensor InputIds(Device device) => tensor(Ids, [Rows, Length], device: device);
     }
 
     /// <summary>

@@ -55,6 +55,12 @@ public abstract class SubnetworkObjective
     public abstract double Measure(LlamaForCausalLM model, SubnetworkArchitecture arch);
 
     /// <summary>
+    /// The raw metrics of several sub-networks of the model at once, with work they have in common done once (blocks
+    /// of a shared prefix); equal to <see cref="Measure"/> one by one. Null when the objective has nothing to share.
+    /// </summary>
+    public virtual IReadOnlyList<double>? MeasureShared(IReadOnlyList<SubnetworkArchitecture> archs) => null;
+
+    /// <summary>
     /// The hypervolume reference value, in minimised units (<see cref="SearchObjective.ToObjective"/>): the worst
     /// value still worth something. Accuracy 0, throughput 0, perplexity the vocabulary size (uniform guessing:
     /// ln(vocab) in minimised units), size and parameters 1.1 × the whole model's, latency 2 × the whole model's
@@ -123,6 +129,7 @@ public abstract class SubnetworkObjective
     private sealed class PerplexityObjective : SubnetworkObjective
     {
         private readonly Func<double> _measure;
+        private readonly Func<IReadOnlyList<SubnetworkArchitecture>, IEnumerable<PerplexityResult>> _measureMany;
 
         public PerplexityObjective(SearchObjective spec, ObjectiveResources r)
             : base(spec)
@@ -141,6 +148,7 @@ public abstract class SubnetworkObjective
                 // A text too short for two chunks is refused here, before the first evaluation.
                 PerplexityWindows.CheckLlamaCpp(tokens.Count, r.Perplexity.Context, spec.Argument!);
                 _measure = () => evaluator.EvaluateLlamaCpp(name, tokens, r.Perplexity.Context).TokenPerplexity;
+                _measureMany = archs => evaluator.EvaluateLlamaCppMany(name, tokens, r.Perplexity.Context, archs);
                 return;
             }
 
@@ -151,9 +159,12 @@ public abstract class SubnetworkObjective
             }
 
             _measure = () => evaluator.Evaluate(text).TokenPerplexity;
+            _measureMany = archs => evaluator.EvaluateMany(text, archs);
         }
 
         public override double Measure(LlamaForCausalLM model, SubnetworkArchitecture arch) => _measure();
+
+        public override IReadOnlyList<double> MeasureShared(IReadOnlyList<SubnetworkArchitecture> archs) => [.. _measureMany(archs).Select(p => p.TokenPerplexity)];
 
         public override double Reference(LlamaForCausalLM model) => Spec.ToObjective(model.Config.VocabSize);
     }

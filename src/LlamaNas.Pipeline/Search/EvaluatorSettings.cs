@@ -45,6 +45,9 @@ public sealed record EvaluatorSettings
     /// <summary>Perplexity protocol and llama.cpp chunk length (--perplexity-protocol, --ctx).</summary>
     public PerplexityOptions Perplexity { get; init; } = new();
 
+    /// <summary>Measure perplexity for a whole batch with shared block prefixes run once (same metrics, less time).</summary>
+    public bool SharePrefixes { get; init; } = true;
+
     /// <summary>--depths, --mlp, --heads, --hidden as given; LLaMA-NAS defaults fill depth and MLP.</summary>
     public required SpaceChoices Space { get; init; }
 
@@ -160,7 +163,7 @@ public sealed record EvaluatorSettings
             };
             var objectives = Objectives.Select(o => SubnetworkObjective.Create(o, resources)).ToList();
             var size = Objectives.FirstOrDefault(o => o.Kind == ObjectiveKind.Size)?.Argument ?? ComputeDtype.Name(Dtype);
-            return new LoadedEvaluator(model, new SubnetworkEvaluator(model, space, objectives, SubnetworkObjective.SizeModelOf(size)));
+            return new LoadedEvaluator(model, new SubnetworkEvaluator(model, space, objectives, SubnetworkObjective.SizeModelOf(size)) { SharePrefixes = SharePrefixes });
         }
         catch
         {

@@ -1,5 +1,6 @@
 using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.Evaluation;
+using LlamaNas.Core.Search;
 using LlamaNas.Engine.Evaluation;
 using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Tokenization;
@@ -220,6 +221,65 @@ public class PerplexityEvaluatorTests
             evaluator.Evaluate("valid", [text]);
             evaluator.EvaluateLlamaCpp("valid", text, 64);
         });
+    }
+
+    /// <summary>Sub-networks that share some leading blocks and not others: other depths, widths, heads, a hidden width, a duplicate.</summary>
+    private static SubnetworkArchitecture[] Candidates(LlamaForCausalLM model)
+    {
+        var full = model.FullArchitecture;
+        SubnetworkArchitecture Arch(int hidden, int[] mlp, int[]? heads = null) =>
+            new(hidden, mlp, heads ?? [.. mlp.Select(_ => 8)], [.. (heads ?? [.. mlp.Select(_ => 8)]).Select(h => h / 2)]);
+        return
+        [
+            full,
+            Arch(64, [172, 172, 86]),
+            Arch(64, [172, 172, 86, 43]),
+            Arch(64, [172, 172, 86]),
+            Arch(64, [43, 172, 86, 172, 172]),
+            Arch(64, [172, 172, 86, 43], [8, 8, 8, 4]),
+            Arch(48, [172, 172, 86]),
+        ];
+    }
+
+    [Fact]
+    public void Candidates_scored_together_with_shared_prefixes_equal_each_scored_alone()
+    {
+        using var model = LlamaForCausalLM.Load(Dir);
+        var tokenizer = TokenizerLoader.Load(Dir);
+        var evaluator = new PerplexityEvaluator(model, tokenizer, 100);
+        var text = evaluator.Tokenize("valid", [ValidationHead(1500)]);
+        var tokens = evaluator.TokenizeLlamaCpp(ValidationHead(3000));
+        var candidates = Candidates(model);
+
+        var together = evaluator.EvaluateMany(text, candidates);
+        var llamaTogether = evaluator.EvaluateLlamaCppMany("valid", tokens, 128, candidates);
+        Assert.Equal(model.FullArchitecture, model.ActiveArchitecture);
+        for (var c = 0; c < candidates.Length; c++)
+        {
+            model.ActivateSubnetwork(candidates[c]);
+            var alone = evaluator.Evaluate(text);
+            var llamaAlone = evaluator.EvaluateLlamaCpp("valid", tokens, 128);
+            model.ActivateFull();
+            Assert.Equal(alone with { Seconds = 0 }, together[c] with { Seconds = 0 });
+            Assert.Equal(llamaAlone with { Seconds = 0 }, llamaTogether[c] with { Seconds = 0 });
+        }
+
+        Assert.Equal(together[1].LogLikelihood, together[3].LogLikelihood);
+        Assert.NotEqual(together[1].LogLikelihood, together[2].LogLikelihood);
+        Assert.NotEqual(together[2].LogLikelihood, together[5].LogLikelihood);
+    }
+
+    [Fact]
+    public void Shared_prefix_scoring_leaves_no_tensor_alive_and_restores_the_active_sub_network()
+    {
+        using var model = LlamaForCausalLM.Load(Dir);
+        var tokenizer = TokenizerLoader.Load(Dir);
+        var evaluator = new PerplexityEvaluator(model, tokenizer, 100);
+        var text = evaluator.Tokenize("valid", [ValidationHead(1500)]);
+        var candidates = Candidates(model);
+        model.ActivateSubnetwork(candidates[4]);
+        TorchTest.AssertNoLeaks(() => evaluator.EvaluateMany(text, candidates));
+        Assert.Equal(candidates[4], model.ActiveArchitecture);
     }
 
     [Fact]
