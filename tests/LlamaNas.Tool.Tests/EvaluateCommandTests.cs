@@ -52,6 +52,40 @@ public sealed class EvaluateCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Llama_cpp_perplexity_reports_the_estimate_with_its_uncertainty()
+    {
+        var text = Path.Combine(_dir, "valid.txt");
+        var all = File.ReadAllText(SharedData.Path("data", "tinystories", "valid-head-a.txt"));
+        File.WriteAllText(text, all[..all.LastIndexOf("\n\n", 3000, StringComparison.Ordinal)]);
+        var json = Path.Combine(_dir, "ppl.json");
+        var (rc, output, error) = await CliRunner.Run("evaluate", Stories, "--perplexity", text, "--perplexity-protocol", "llama.cpp", "--ctx", "128", "--output", json);
+        Assert.True(rc == 0, error);
+        Assert.Matches(@"\| valid\.txt \(llama\.cpp, ctx 128\) \| 0 \| token_perplexity \| \d+\.\d{4} \| ± \| 0\.\d{5} \| \d+ \|", output);
+        var doc = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal(63, doc["results"]!["valid.txt"]!["scored_tokens"]!.GetValue<long>() / doc["results"]!["valid.txt"]!["chunks"]!.GetValue<long>());
+        Assert.Equal("llama.cpp", doc["config"]!["perplexity_protocol"]!.GetValue<string>());
+        Assert.Equal("128", doc["config"]!["ctx"]!.GetValue<string>());
+
+        // About 1,500 tokens: fewer than 2 × 1024.
+        var tooShort = await CliRunner.Run("evaluate", Stories, "--perplexity", text, "--perplexity-protocol", "llama.cpp", "--ctx", "1024");
+        Assert.Equal(1, tooShort.Code);
+        Assert.Contains("error LNAS0641", tooShort.Err, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--perplexity-protocol", "llamacpp")]
+    [InlineData("--ctx", "256")] // --ctx without the llama.cpp protocol would do nothing
+    [InlineData("--perplexity-protocol", "llama.cpp", "--ctx", "2")]
+    public async Task Bad_perplexity_options_fail_with_LNAS0640_before_the_model_loads(params string[] options)
+    {
+        var text = Path.Combine(_dir, "story.txt");
+        File.WriteAllText(text, "Once upon a time.\n");
+        var r = await CliRunner.Run(["evaluate", Stories, "--perplexity", text, .. options]);
+        Assert.Equal(1, r.Code);
+        Assert.Contains("error LNAS0640", r.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_requests_fail_with_codes_before_the_model_loads()
     {
         var none = await CliRunner.Run("evaluate", Stories);

@@ -158,6 +158,8 @@ public sealed class SearchCommandTests : IDisposable
     [InlineData("LNAS0520", "--algorithm", "anneal")]
     [InlineData("LNAS0520", "--evaluations", "0")]
     [InlineData("LNAS0100", "--dtype", "int4")]
+    [InlineData("LNAS0640", "--perplexity-protocol", "llamacpp")]
+    [InlineData("LNAS0640", "--ctx", "128")]
     public async Task Bad_options_are_coded_errors(string code, string option, string value)
     {
         string[] args = ["search", Stories, "--objectives", "perplexity,size", "--perplexity-text", _text, "--output", _dir.File("bad")];

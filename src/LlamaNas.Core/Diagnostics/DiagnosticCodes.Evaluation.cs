@@ -1,6 +1,6 @@
 namespace LlamaNas.Core.Diagnostics;
 
-/// <summary>Evaluation codes, 0600-0649: benchmark task definitions, their data files and few-shot prompts.</summary>
+/// <summary>Evaluation codes, 0600-0649: benchmark task definitions, their data files and few-shot prompts; perplexity protocols.</summary>
 public static partial class DiagnosticCodes
 {
     // tasks and where their data lives (0600-0609)
@@ -28,4 +28,8 @@ public static partial class DiagnosticCodes
     public const string EvalFewshotPoolRequired = "LNAS0630";
     public const string EvalFewshotPoolTooSmall = "LNAS0631";
     public const string EvalUserTaskHeaderInvalid = "LNAS0632";
+
+    // perplexity protocols (0640-0649)
+    public const string EvalPerplexityOptionsInvalid = "LNAS0640";
+    public const string EvalPerplexityTextTooShort = "LNAS0641";
 }

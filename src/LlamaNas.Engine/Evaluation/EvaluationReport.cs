@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlamaNas.Core.Evaluation;
 using LlamaNas.Core.IO;
 
 namespace LlamaNas.Engine.Evaluation;
@@ -34,6 +35,13 @@ public static class EvaluationReport
 
         foreach (var p in perplexities)
         {
+            if (p.Protocol == PerplexityProtocol.LlamaCpp)
+            {
+                // llama.cpp's "Final estimate: PPL = x +/- e"; Items are its chunks.
+                sb.AppendLine(Invariant($"| {p.Source} (llama.cpp, ctx {p.Context}) | 0 | token_perplexity | {p.TokenPerplexity:F4} | ± | {p.TokenPerplexityStdErr ?? double.NaN:F5} | {p.Documents} |"));
+                continue;
+            }
+
             sb.AppendLine(Invariant($"| {p.Source} | 0 | token_perplexity | {p.TokenPerplexity:F4} | | | {p.Documents} |"));
             sb.AppendLine(Invariant($"| | | word_perplexity | {p.WordPerplexity:F4} | | | |"));
             sb.AppendLine(Invariant($"| | | byte_perplexity | {p.BytePerplexity:F4} | | | |"));
@@ -77,16 +85,28 @@ public static class EvaluationReport
 
         foreach (var p in perplexities)
         {
-            results[p.Source] = new JsonObject
-            {
-                ["documents"] = p.Documents,
-                ["tokens"] = p.Tokens,
-                ["token_perplexity"] = p.TokenPerplexity,
-                ["word_perplexity"] = p.WordPerplexity,
-                ["byte_perplexity"] = p.BytePerplexity,
-                ["bits_per_byte"] = p.BitsPerByte,
-                ["seconds"] = p.Seconds,
-            };
+            results[p.Source] = p.Protocol == PerplexityProtocol.LlamaCpp
+                ? new JsonObject
+                {
+                    ["protocol"] = PerplexityWindows.Name(p.Protocol),
+                    ["ctx"] = p.Context,
+                    ["chunks"] = p.Documents,
+                    ["scored_tokens"] = p.Tokens,
+                    ["token_perplexity"] = p.TokenPerplexity,
+                    ["token_perplexity_stderr"] = p.TokenPerplexityStdErr,
+                    ["seconds"] = p.Seconds,
+                }
+                : new JsonObject
+                {
+                    ["protocol"] = PerplexityWindows.Name(p.Protocol),
+                    ["documents"] = p.Documents,
+                    ["tokens"] = p.Tokens,
+                    ["token_perplexity"] = p.TokenPerplexity,
+                    ["word_perplexity"] = p.WordPerplexity,
+                    ["byte_perplexity"] = p.BytePerplexity,
+                    ["bits_per_byte"] = p.BitsPerByte,
+                    ["seconds"] = p.Seconds,
+                };
         }
 
         var meta = new JsonObject();

@@ -64,6 +64,23 @@ public sealed class LlamaModel : nn.Module
     internal Tensor Forward(Tensor inputIds, Tensor? attentionMask, KvCache? cache, IActivationObserver? observer)
     {
         using var scope = NewDisposeScope();
+        var (h, blocks) = Begin(inputIds, attentionMask, cache);
+        for (var i = 0; i < ActiveDepth; i++)
+        {
+            h = Block(i, h, blocks, cache, observer);
+        }
+
+        cache?.Advance(inputIds.shape[1]);
+        return End(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The start of a forward pass over the active sub-network: token embeddings and what every block shares (RoPE
+    /// tables, attention mask). With <see cref="Block"/> and <see cref="End"/> it is exactly <see cref="Forward(Tensor, Tensor?, KvCache?)"/>,
+    /// split so that callers can reuse the states after a block (sub-networks with a common prefix of blocks).
+    /// </summary>
+    internal (Tensor Hidden, BlockInputs Shared) Begin(Tensor inputIds, Tensor? attentionMask, KvCache? cache)
+    {
         long b = inputIds.shape[0], t = inputIds.shape[1];
         var past = cache?.Length ?? 0;
         var total = past + t;
@@ -91,15 +108,19 @@ public sealed class LlamaModel : nn.Module
 
         var h = embed_tokens.forward(inputIds);
         var (cos, sin) = _rope.Compute(positions, h.dtype);
-        for (var i = 0; i < ActiveDepth; i++)
-        {
-            h = layers[i].Forward(h, cos, sin, mask, cache, observer);
-        }
-
-        cache?.Advance(t);
-        return norm.forward(h).MoveToOuterDisposeScope();
+        return (h, new BlockInputs(cos, sin, mask));
     }
+
+    /// <summary>Block <paramref name="index"/>, as the active sub-network configures it, applied to <paramref name="hidden"/>.</summary>
+    internal Tensor Block(int index, Tensor hidden, BlockInputs shared, KvCache? cache = null, IActivationObserver? observer = null) =>
+        layers[index].Forward(hidden, shared.Cos, shared.Sin, shared.Mask, cache, observer);
+
+    /// <summary>The final norm: hidden states after the last block → the model's final hidden states.</summary>
+    internal Tensor End(Tensor hidden) => norm.forward(hidden);
 }
+
+/// <summary>What every block of one forward pass reads besides the hidden states.</summary>
+internal sealed record BlockInputs(Tensor Cos, Tensor Sin, Tensor? Mask);
 
 /// <summary>
 /// A Llama-family causal language model whose parameter names are exactly the Hugging Face checkpoint keys

@@ -60,7 +60,10 @@ public sealed class SubnetworkEvaluator
     /// Measures an architecture that need not be in the space (e.g. the whole model as a baseline); its
     /// <see cref="SubnetworkEvaluation.Genes"/> are empty.
     /// </summary>
-    public SubnetworkEvaluation EvaluateArchitecture(SubnetworkArchitecture arch)
+    public SubnetworkEvaluation EvaluateArchitecture(SubnetworkArchitecture arch) => Measure(arch, _ => null);
+
+    /// <summary>Measures <paramref name="arch"/>'s objectives, except those <paramref name="known"/> already gives.</summary>
+    private SubnetworkEvaluation Measure(SubnetworkArchitecture arch, Func<int, double?> known)
     {
         ArgumentNullException.ThrowIfNull(arch);
         var sw = Stopwatch.StartNew();
@@ -68,7 +71,7 @@ public sealed class SubnetworkEvaluator
         _model.ActivateSubnetwork(arch);
         try
         {
-            metrics = [.. Objectives.Select(o => o.Measure(_model, arch))];
+            metrics = [.. Objectives.Select((o, k) => known(k) ?? o.Measure(_model, arch))];
         }
         finally
         {
@@ -102,14 +105,41 @@ public sealed class SubnetworkEvaluator
         return new SubnetworkEvaluation(canonical, arch, metrics, [.. Int8Objectives.Select((o, k) => o.Spec.ToObjective(metrics[k]))], Space.ParameterCount(arch), Space.SizeBytes(arch, SizeModel.Int8Linear()), sw.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Measures a batch in order, handing each result to <paramref name="done"/> as it completes.</summary>
+    /// <summary>
+    /// Whether <see cref="Evaluate(IReadOnlyList{int[]}, Action{SubnetworkEvaluation}?)"/> measures the objectives that
+    /// can share work (perplexity: the blocks of common prefixes) for the whole batch at once. The metrics are the same
+    /// either way; only the time differs.
+    /// </summary>
+    public bool SharePrefixes { get; init; } = true;
+
+    /// <summary>
+    /// Measures a batch in order, handing each result to <paramref name="done"/> as it completes. With
+    /// <see cref="SharePrefixes"/>, shareable objectives are measured for the whole batch first, and each evaluation's
+    /// <see cref="SubnetworkEvaluation.Seconds"/> holds an even share of that time.
+    /// </summary>
     public IReadOnlyList<SubnetworkEvaluation> Evaluate(IReadOnlyList<int[]> batch, Action<SubnetworkEvaluation>? done = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var results = new List<SubnetworkEvaluation>(batch.Count);
-        foreach (var genes in batch)
+        var canonical = batch.Select(Space.Canonicalize).ToList();
+        var archs = canonical.Select(Space.Decode).ToList();
+        var shared = new IReadOnlyList<double>?[Objectives.Count];
+        var sharedSeconds = 0.0;
+        if (SharePrefixes && batch.Count > 1)
         {
-            var r = Evaluate(genes);
+            var sw = Stopwatch.StartNew();
+            for (var k = 0; k < Objectives.Count; k++)
+            {
+                shared[k] = Objectives[k].MeasureShared(archs);
+            }
+
+            sharedSeconds = sw.Elapsed.TotalSeconds / batch.Count;
+        }
+
+        var results = new List<SubnetworkEvaluation>(batch.Count);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var r = Measure(archs[i], k => shared[k]?[i]) with { Genes = canonical[i] };
+            r = r with { Seconds = r.Seconds + sharedSeconds };
             done?.Invoke(r);
             results.Add(r);
         }

@@ -34,6 +34,9 @@ public sealed record ObjectiveResources
     /// <summary>Context length of perplexity windows (0: the model's max_position_embeddings).</summary>
     public int MaxLength { get; init; }
 
+    /// <summary>The perplexity protocol; with llama.cpp each text is the whole file, one entry in <see cref="Texts"/>.</summary>
+    public PerplexityOptions Perplexity { get; init; } = new();
+
     public SpeedOptions Speed { get; init; } = new();
 }
 
@@ -50,6 +53,12 @@ public abstract class SubnetworkObjective
 
     /// <summary>The raw metric of <paramref name="arch"/>, which is the model's active sub-network.</summary>
     public abstract double Measure(LlamaForCausalLM model, SubnetworkArchitecture arch);
+
+    /// <summary>
+    /// The raw metrics of several sub-networks of the model at once, with work they have in common done once (blocks
+    /// of a shared prefix); equal to <see cref="Measure"/> one by one. Null when the objective has nothing to share.
+    /// </summary>
+    public virtual IReadOnlyList<double>? MeasureShared(IReadOnlyList<SubnetworkArchitecture> archs) => null;
 
     /// <summary>
     /// The hypervolume reference value, in minimised units (<see cref="SearchObjective.ToObjective"/>): the worst
@@ -125,22 +134,43 @@ public abstract class SubnetworkObjective
 
     private sealed class PerplexityObjective : SubnetworkObjective
     {
-        private readonly PerplexityEvaluator _evaluator;
-        private readonly TokenizedText _text;
+        private readonly Func<double> _measure;
+        private readonly Func<IReadOnlyList<SubnetworkArchitecture>, IEnumerable<PerplexityResult>> _measureMany;
 
         public PerplexityObjective(SearchObjective spec, ObjectiveResources r)
             : base(spec)
         {
             var documents = r.Texts.TryGetValue(spec.Argument ?? string.Empty, out var docs) ? docs : throw Unusable("no text was given: write perplexity:<text file> or pass --perplexity-text.");
-            _evaluator = new PerplexityEvaluator(r.Model, r.Tokenizer, r.MaxLength);
-            _text = _evaluator.Tokenize(Path.GetFileName(spec.Argument!), documents, r.PerplexityTokens);
-            if (_text.Tokens == 0)
+            var evaluator = new PerplexityEvaluator(r.Model, r.Tokenizer, r.MaxLength);
+            var name = Path.GetFileName(spec.Argument!);
+            if (r.Perplexity.Protocol == PerplexityProtocol.LlamaCpp)
+            {
+                var tokens = evaluator.TokenizeLlamaCpp(string.Concat(documents), spec.Argument!);
+                if (r.PerplexityTokens > 0 && tokens.Count > r.PerplexityTokens)
+                {
+                    tokens = [.. tokens.Take((int)r.PerplexityTokens)];
+                }
+
+                // A text too short for two chunks is refused here, before the first evaluation.
+                PerplexityWindows.CheckLlamaCpp(tokens.Count, r.Perplexity.Context, spec.Argument!);
+                _measure = () => evaluator.EvaluateLlamaCpp(name, tokens, r.Perplexity.Context).TokenPerplexity;
+                _measureMany = archs => evaluator.EvaluateLlamaCppMany(name, tokens, r.Perplexity.Context, archs);
+                return;
+            }
+
+            var text = evaluator.Tokenize(name, documents, r.PerplexityTokens);
+            if (text.Tokens == 0)
             {
                 throw Unusable($"the text {spec.Argument} holds no tokens.");
             }
+
+            _measure = () => evaluator.Evaluate(text).TokenPerplexity;
+            _measureMany = archs => evaluator.EvaluateMany(text, archs);
         }
 
-        public override double Measure(LlamaForCausalLM model, SubnetworkArchitecture arch) => _evaluator.Evaluate(_text).TokenPerplexity;
+        public override double Measure(LlamaForCausalLM model, SubnetworkArchitecture arch) => _measure();
+
+        public override IReadOnlyList<double> MeasureShared(IReadOnlyList<SubnetworkArchitecture> archs) => [.. _measureMany(archs).Select(p => p.TokenPerplexity)];
 
         public override double Reference(LlamaForCausalLM model) => Spec.ToObjective(model.Config.VocabSize);
     }

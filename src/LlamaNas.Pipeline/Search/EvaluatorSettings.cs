@@ -42,6 +42,12 @@ public sealed record EvaluatorSettings
 
     public int MaxLength { get; init; }
 
+    /// <summary>Perplexity protocol and llama.cpp chunk length (--perplexity-protocol, --ctx).</summary>
+    public PerplexityOptions Perplexity { get; init; } = new();
+
+    /// <summary>Measure perplexity for a whole batch with shared block prefixes run once (same metrics, less time).</summary>
+    public bool SharePrefixes { get; init; } = true;
+
     /// <summary>--depths, --mlp, --heads, --hidden as given; LLaMA-NAS defaults fill depth and MLP.</summary>
     public required SpaceChoices Space { get; init; }
 
@@ -82,6 +88,10 @@ public sealed record EvaluatorSettings
         if (Uses(ObjectiveKind.Perplexity))
         {
             d["perplexity_tokens"] = PerplexityTokens.ToString(CultureInfo.InvariantCulture);
+            foreach (var (k, v) in Perplexity.Describe())
+            {
+                d[k] = v;
+            }
         }
 
         if (Uses(ObjectiveKind.Accuracy, ObjectiveKind.AccuracyNorm, ObjectiveKind.Perplexity))
@@ -117,7 +127,7 @@ public sealed record EvaluatorSettings
             else if (o.Kind == ObjectiveKind.Perplexity)
             {
                 texts[o.Argument!] = File.Exists(o.Argument)
-                    ? PerplexityEvaluator.ReadDocuments(o.Argument)
+                    ? PerplexityEvaluator.ReadText(o.Argument, Perplexity.Protocol)
                     : throw new LlamaNasException(DiagnosticCodes.SearchObjectiveDataInvalid, "perplexity text file not found.", new DiagnosticLocation(o.Argument!));
             }
         }
@@ -148,11 +158,12 @@ public sealed record EvaluatorSettings
                 PerplexityTokens = PerplexityTokens,
                 Scorer = new ScorerOptions { AddBos = AddBos, MaxLength = MaxLength },
                 MaxLength = MaxLength,
+                Perplexity = Perplexity,
                 Speed = Speed,
             };
             var objectives = Objectives.Select(o => SubnetworkObjective.Create(o, resources)).ToList();
             var size = Objectives.FirstOrDefault(o => o.Kind == ObjectiveKind.Size)?.Argument ?? ComputeDtype.Name(Dtype);
-            return new LoadedEvaluator(model, new SubnetworkEvaluator(model, space, objectives, SubnetworkObjective.SizeModelOf(size)));
+            return new LoadedEvaluator(model, new SubnetworkEvaluator(model, space, objectives, SubnetworkObjective.SizeModelOf(size)) { SharePrefixes = SharePrefixes });
         }
         catch
         {

@@ -24,6 +24,8 @@ public static class EvaluateCommand
         var limit = new Option<int?>("--limit") { Description = "Evaluate a seeded subsample of N items per task (search-time evaluation)." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the --limit subsample." };
         var perplexity = new Option<string[]>("--perplexity") { Description = "Text file(s) to report token/word/byte perplexity on (documents split on <|endoftext|> lines).", AllowMultipleArgumentsPerToken = true };
+        var protocol = new Option<string>("--perplexity-protocol") { Description = "How --perplexity is measured: lm-eval (rolling windows of --max-length, every token scored) or llama.cpp (llama-perplexity's chunks of --ctx tokens, second halves scored, PPL ± stderr).", DefaultValueFactory = _ => "lm-eval" };
+        var ctx = new Option<int?>("--ctx") { Description = $"Chunk length of the llama.cpp perplexity protocol (default {PerplexityWindows.DefaultLlamaCppContext}, llama.cpp's)." };
         var dtype = new Option<string>("--dtype") { Description = "Compute dtype: fp32, bf16 or fp16.", DefaultValueFactory = _ => "fp32" };
         var addBos = new Option<bool>("--add-bos") { Description = "Prepend BOS to every context (lm-eval's add_bos_token=True)." };
         var batchTokens = new Option<int>("--batch-tokens") { Description = "Max rows × padded length per forward pass.", DefaultValueFactory = _ => 8192 };
@@ -33,7 +35,7 @@ public static class EvaluateCommand
         var logSamples = new Option<string?>("--log-samples") { Description = "Write per-item log-likelihoods (jsonl) here." };
         var command = new Command("evaluate", "Evaluate a model on lm-evaluation-harness tasks and perplexity.")
         {
-            model, tasks, dataDir, fewshot, pool, userTask, limit, seed, perplexity, dtype, addBos, batchTokens, shareContexts, maxLength, output, logSamples,
+            model, tasks, dataDir, fewshot, pool, userTask, limit, seed, perplexity, protocol, ctx, dtype, addBos, batchTokens, shareContexts, maxLength, output, logSamples,
         };
         command.SetAction(result =>
         {
@@ -61,6 +63,12 @@ public static class EvaluateCommand
                 throw new LlamaNasException(DiagnosticCodes.CliInvalidArgument, "--share-contexts must not be negative (0: never share).");
             }
 
+            var pplOptions = PerplexityOptions.Parse(result.GetValue(protocol)!, result.GetValue(ctx));
+            foreach (var t in texts)
+            {
+                RequireFile(t);
+            }
+
             // Load every task first, so that a data problem is reported before any model time is spent.
             var loadOptions = new TaskLoadOptions { NumFewshot = result.GetValue(fewshot), FewshotPoolPath = result.GetValue(pool), UserTaskFile = result.GetValue(userTask) };
             var loaded = names.Select(n => Limit(TaskLoader.Load(n, result.GetValue(dataDir)!, n == "user" ? loadOptions : loadOptions with { UserTaskFile = null }), result.GetValue(limit), result.GetValue(seed))).ToList();
@@ -79,8 +87,14 @@ public static class EvaluateCommand
                 taskResults.Add(r);
             }
 
+            if (texts.Length > 0 && pplOptions.Protocol == PerplexityProtocol.LlamaCpp && pplOptions.Context > llm.Config.MaxPositionEmbeddings)
+            {
+                // llama.cpp warns and goes on; RoPE positions are computed for any length, so this does too.
+                e.WriteLine(string.Create(CultureInfo.InvariantCulture, $"warning: the model was trained on only {llm.Config.MaxPositionEmbeddings} context tokens (--ctx {pplOptions.Context})"));
+            }
+
             var ppl = new PerplexityEvaluator(llm, tokenizer, result.GetValue(maxLength));
-            var pplResults = texts.Select(t => ppl.Evaluate(Path.GetFileName(t), TextDocuments(t))).ToList();
+            var pplResults = texts.Select(t => ppl.EvaluateFile(t, pplOptions)).ToList();
 
             o.Write(EvaluationReport.Table(taskResults, pplResults));
             var metadata = new Dictionary<string, string>
@@ -91,6 +105,11 @@ public static class EvaluateCommand
                 ["limit"] = result.GetValue(limit)?.ToString(CultureInfo.InvariantCulture) ?? "none",
                 ["seed"] = result.GetValue(seed).ToString(CultureInfo.InvariantCulture),
             };
+            foreach (var (k, v) in pplOptions.Describe())
+            {
+                metadata[k] = v;
+            }
+
             if (result.GetValue(output) is { } json)
             {
                 EvaluationReport.WriteJson(json, EvaluationReport.Json(taskResults, pplResults, metadata));
@@ -109,7 +128,11 @@ public static class EvaluateCommand
     private static EvaluationTask Limit(EvaluationTask task, int? limit, ulong seed) =>
         limit is { } n && n < task.Items.Count ? task with { Items = TaskLoader.Subsample(task.Items, n, seed) } : task;
 
-    private static IReadOnlyList<string> TextDocuments(string path) => File.Exists(path)
-        ? PerplexityEvaluator.ReadDocuments(path)
-        : throw new LlamaNasException(DiagnosticCodes.CliInvalidArgument, "perplexity text file not found.", new DiagnosticLocation(path));
+    private static void RequireFile(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new LlamaNasException(DiagnosticCodes.CliInvalidArgument, "perplexity text file not found.", new DiagnosticLocation(path));
+        }
+    }
 }

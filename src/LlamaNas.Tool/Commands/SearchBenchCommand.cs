@@ -81,7 +81,7 @@ public static class SearchBenchCommand
                 o.WriteLine(Invariant($"| {Name(kind)} | {string.Join(" | ", counts.Select(n => Summary(hypervolumes[(kind, n)])))} | {overhead[kind] / seedList.Count:F1} |"));
             }
 
-            o.WriteLine(Invariant($"{cached.Count} distinct sub-networks measured in {cached.Measuring.Elapsed.TotalSeconds:F0} s ({cached.Measuring.Elapsed.TotalSeconds / Math.Max(1, cached.Count):F2} s each)"));
+            o.WriteLine(Invariant($"{cached.Count} distinct sub-networks measured in {cached.Measuring.Elapsed.TotalSeconds:F0} s ({cached.Measuring.Elapsed.TotalSeconds / Math.Max(1, cached.Count):F3} s each); shared prefixes {(loaded.Evaluator.SharePrefixes ? "on" : "off")}: {cached.Blocks.Run:N0} block forwards per text batch, {cached.Blocks.Unshared:N0} candidate by candidate"));
             if (result.GetValue(exhaustive))
             {
                 var all = cached.Evaluate(AllSubnetworks(loaded.Space));
@@ -152,17 +152,37 @@ public static class SearchBenchCommand
 
         public int Count => _cache.Count;
 
-        public double[][] Evaluate(IReadOnlyList<int[]> batch) => [.. batch.Select(g =>
+        /// <summary>Block forwards the measured batches ran, and would have run candidate by candidate (with --share-prefixes).</summary>
+        public (long Run, long Unshared) Blocks { get; private set; }
+
+        /// <summary>The batch's new sub-networks are measured together, as a search measures its batches.</summary>
+        public double[][] Evaluate(IReadOnlyList<int[]> batch)
         {
-            if (!_cache.TryGetValue(g, out var v))
+            var seen = new HashSet<IReadOnlyList<int>>(GenesComparer.Instance);
+            var fresh = batch.Where(g => !_cache.ContainsKey(g) && seen.Add(g)).ToList();
+            if (fresh.Count > 0)
             {
                 Measuring.Start();
-                v = [.. evaluator.Evaluate(g).Objectives];
+                var measured = evaluator.Evaluate(fresh);
                 Measuring.Stop();
-                _cache[g] = v;
+                for (var i = 0; i < fresh.Count; i++)
+                {
+                    _cache[fresh[i]] = [.. measured[i].Objectives];
+                }
+
+                if (evaluator.SharePrefixes && fresh.Count > 1)
+                {
+                    var tree = LayerPrefixTree.Build([.. measured.Select(m => m.Architecture)]);
+                    Blocks = (Blocks.Run + tree.Blocks, Blocks.Unshared + tree.UnsharedBlocks);
+                }
+                else
+                {
+                    var depths = measured.Sum(m => (long)m.Architecture.Depth);
+                    Blocks = (Blocks.Run + depths, Blocks.Unshared + depths);
+                }
             }
 
-            return v;
-        })];
+            return [.. batch.Select(g => _cache[g])];
+        }
     }
 }

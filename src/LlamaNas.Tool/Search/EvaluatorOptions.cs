@@ -37,6 +37,9 @@ internal sealed class EvaluatorOptions
     private readonly Option<bool> _addBos = new("--add-bos") { Description = "Prepend BOS to every accuracy context." };
     private readonly Option<string?> _text = new("--perplexity-text") { Description = "Held-out text of a plain 'perplexity' objective (documents split on <|endoftext|> lines)." };
     private readonly Option<long> _textTokens = new("--perplexity-tokens") { Description = "Score only the first N tokens of the perplexity text (0: all)." };
+    private readonly Option<string> _protocol = new("--perplexity-protocol") { Description = "How perplexity objectives are measured: lm-eval (rolling windows of --max-length) or llama.cpp (chunks of --ctx tokens, second halves scored).", DefaultValueFactory = _ => "lm-eval" };
+    private readonly Option<int?> _ctx = new("--ctx") { Description = $"Chunk length of the llama.cpp perplexity protocol (default {PerplexityWindows.DefaultLlamaCppContext})." };
+    private readonly Option<bool> _sharePrefixes = new("--share-prefixes") { Description = "Measure perplexity for a whole batch, running the blocks that sub-networks share (same hidden width, same first k blocks) once; the results are the same. --share-prefixes false measures one by one.", DefaultValueFactory = _ => true };
     private readonly Option<int> _maxLength = new("--max-length") { Description = "Max input length for accuracy and perplexity windows (0: the model's max_position_embeddings)." };
     private readonly Option<string> _dtype = new("--dtype") { Description = "Compute dtype fp32, bf16 or fp16; also the default format of 'size'.", DefaultValueFactory = _ => "fp32" };
     private readonly SpaceOptions _space = new("Default: LLaMA-NAS's {3/4, 7/8, 1} of the layers, MLP {1/2, 1} of the width; heads and hidden width not searched.");
@@ -49,7 +52,7 @@ internal sealed class EvaluatorOptions
     {
         ArgumentNullException.ThrowIfNull(command);
         command.Arguments.Add(_model);
-        foreach (var option in new Option[] { _objectives, _task, _dataDir, _limit, _limitSeed, _fewshot, _pool, _userTask, _addBos, _text, _textTokens, _maxLength, _dtype, _speedBatch, _speedSeq, _speedReps, _speedWarmup })
+        foreach (var option in new Option[] { _objectives, _task, _dataDir, _limit, _limitSeed, _fewshot, _pool, _userTask, _addBos, _text, _textTokens, _protocol, _ctx, _sharePrefixes, _maxLength, _dtype, _speedBatch, _speedSeq, _speedReps, _speedWarmup })
         {
             command.Options.Add(option);
         }
@@ -86,6 +89,8 @@ internal sealed class EvaluatorOptions
             AddBos = result.GetValue(_addBos),
             PerplexityTokens = result.GetValue(_textTokens),
             MaxLength = result.GetValue(_maxLength),
+            Perplexity = PerplexityOptions.Parse(result.GetValue(_protocol)!, result.GetValue(_ctx)),
+            SharePrefixes = result.GetValue(_sharePrefixes),
             Space = _space.Read(result),
             Speed = new SpeedOptions { Batch = result.GetValue(_speedBatch), SequenceLength = result.GetValue(_speedSeq), Repetitions = result.GetValue(_speedReps), Warmup = result.GetValue(_speedWarmup) },
         };

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LlamaNas.Core.Evaluation;
 using LlamaNas.Engine.Evaluation;
 
 namespace LlamaNas.Engine.Tests.Evaluation;
@@ -25,6 +26,24 @@ public sealed class EvaluationReportTests : IDisposable
         Assert.Contains("|  |  | acc_norm | 1.0000 | ± | 0.0000 | 2 |", table, StringComparison.Ordinal);
         Assert.Contains("|  - anatomy |  | acc | 1.0000 | ± | 0.0000 | 1 |", table, StringComparison.Ordinal);
         Assert.Contains($"| valid.txt | 0 | token_perplexity | {Math.Exp(2):F4} |", table, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_llama_cpp_perplexity_row_shows_the_estimate_with_its_uncertainty()
+    {
+        // 4 scored tokens with NLL 1, 1, 2, 2: mean 1.5, mean of squares 2.5, variance 0.25; e = PPL · √(0.25 / 3).
+        var r = new PerplexityResult("wiki.txt", 2, 4, 0, 0, -6, 1) { Protocol = PerplexityProtocol.LlamaCpp, Context = 8, SumSquaredLogLikelihood = 10 };
+        var stderr = Math.Exp(1.5) * Math.Sqrt(0.25 / 3);
+        Assert.Equal(stderr, r.TokenPerplexityStdErr!.Value, 12);
+        var table = EvaluationReport.Table([], [r]);
+        Assert.Contains($"| wiki.txt (llama.cpp, ctx 8) | 0 | token_perplexity | {Math.Exp(1.5):F4} | ± | {stderr:F5} | 2 |", table, StringComparison.Ordinal);
+        Assert.DoesNotContain("word_perplexity", table, StringComparison.Ordinal);
+
+        var doc = EvaluationReport.Json([], [r], new Dictionary<string, string>())["results"]!["wiki.txt"]!;
+        Assert.Equal("llama.cpp", doc["protocol"]!.GetValue<string>());
+        Assert.Equal(8, doc["ctx"]!.GetValue<int>());
+        Assert.Equal(stderr, doc["token_perplexity_stderr"]!.GetValue<double>(), 12);
+        Assert.Null(new PerplexityResult("valid.txt", 2, 100, 50, 400, -200, 1).TokenPerplexityStdErr);
     }
 
     [Fact]

@@ -89,6 +89,45 @@ public sealed class SubnetworkEvaluatorTests(StoriesModel stories) : IClassFixtu
     }
 
     [Fact]
+    public void A_llama_cpp_perplexity_objective_measures_what_the_llama_cpp_protocol_gives_the_sub_network()
+    {
+        var resources = Resources with { PerplexityTokens = 0, Perplexity = new PerplexityOptions { Protocol = PerplexityProtocol.LlamaCpp, Context = 64 } };
+        var evaluator = new SubnetworkEvaluator(_model, _space, [SubnetworkObjective.Create(SearchObjective.Parse("perplexity:valid.txt"), resources)], SizeModel.Fp32);
+        var genes = SearchSampling.Random(_space, new Xoshiro256StarStar(3));
+        var e = evaluator.Evaluate(genes);
+
+        using var small = _model.ExtractSubnetwork(e.Architecture);
+        var direct = new PerplexityEvaluator(small, _tokenizer).EvaluateLlamaCpp("valid.txt", _text[0], 64);
+        Assert.Equal(direct.TokenPerplexity, e.Metrics[0], direct.TokenPerplexity * 1e-5);
+
+        // A text under two chunks is refused when the objective is created, before any evaluation.
+        var tooLong = resources with { Perplexity = new PerplexityOptions { Protocol = PerplexityProtocol.LlamaCpp, Context = 4096 } };
+        var error = Assert.Throws<LlamaNasException>(() => SubnetworkObjective.Create(SearchObjective.Parse("perplexity:valid.txt"), tooLong));
+        Assert.Equal(DiagnosticCodes.EvalPerplexityTextTooShort, error.Code);
+    }
+
+    [Fact]
+    public void A_batch_measured_with_shared_prefixes_gives_the_metrics_of_one_by_one()
+    {
+        var objectives = new[] { "perplexity:valid.txt", "accuracy:arc_easy", "params" }.Select(o => SubnetworkObjective.Create(SearchObjective.Parse(o), Resources)).ToList();
+        var shared = new SubnetworkEvaluator(_model, _space, objectives, SizeModel.Fp32);
+        var alone = new SubnetworkEvaluator(_model, _space, objectives, SizeModel.Fp32) { SharePrefixes = false };
+        Assert.True(shared.SharePrefixes);
+        var rng = new Xoshiro256StarStar(21);
+        var batch = Enumerable.Range(0, 8).Select(_ => SearchSampling.Random(_space, rng)).ToList();
+        batch.Add(batch[0]);
+
+        var seen = new List<SubnetworkEvaluation>();
+        var together = shared.Evaluate(batch, seen.Add);
+        var oneByOne = alone.Evaluate(batch);
+        Assert.Equal(together, seen);
+        Assert.Equal(oneByOne.Select(e => e.Metrics), together.Select(e => e.Metrics));
+        Assert.Equal(oneByOne.Select(e => e.Genes), together.Select(e => e.Genes));
+        Assert.All(together, e => Assert.True(e.Seconds > 0));
+        Assert.Equal(_model.FullArchitecture, _model.ActiveArchitecture);
+    }
+
+    [Fact]
     public void Default_reference_point_and_the_signs_of_measured_objectives()
     {
         var evaluator = Evaluator("accuracy:arc_easy", "perplexity:valid.txt", "size:fp32", "throughput", "latency");
