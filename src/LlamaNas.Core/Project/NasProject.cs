@@ -88,6 +88,20 @@ public sealed record NasProject
 
     public required string ModelFolder { get; init; }
 
+    /// <summary>LlamaNasCacheFeeds as written (folders, URLs or NuGet.config source names); empty: NuGet.config's sources.</summary>
+    public IReadOnlyList<string> CacheFeeds { get; init; } = [];
+
+    /// <summary>readwrite, read or off.</summary>
+    public string CacheMode { get; init; } = "readwrite";
+
+    /// <summary>The largest package pushed to a feed, in bytes.</summary>
+    public long CachePackageLimit { get; init; } = DefaultCachePackageLimit;
+
+    public const long DefaultCachePackageLimit = 250_000_000;
+
+    /// <summary>The smallest LlamaNasCachePackageLimit: room for a package's own files beside some payload.</summary>
+    public const long MinimumCachePackageLimit = 65_536;
+
     /// <summary>The declared space (null dimensions are not searched); LLaMA-NAS's space when the project declares none.</summary>
     public required SearchSpaceSpec Space { get; init; }
 

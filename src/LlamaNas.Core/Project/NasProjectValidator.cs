@@ -118,6 +118,9 @@ internal sealed class NasProjectValidator
             SelfGeneratedTokens = Int("SelfGeneratedTokens", min: 2),
             CacheDirectory = OptionalPath("LlamaNasCacheDirectory", directory: true, mustExist: false),
             ModelFolder = FolderName("LlamaNasModelFolder"),
+            CacheFeeds = Feeds("LlamaNasCacheFeeds"),
+            CacheMode = Choice("LlamaNasCacheMode"),
+            CachePackageLimit = Long("LlamaNasCachePackageLimit", min: NasProject.MinimumCachePackageLimit),
             Space = space ?? new SearchSpaceSpec { Depths = [1] },
         };
         if (config is not null && space is not null && _errors.Count == 0)
@@ -301,6 +304,21 @@ internal sealed class NasProjectValidator
 
         Invalid(name, value, min == double.Epsilon ? NasProject.Invariant($"a number > 0 and ≤ {max}") : NasProject.Invariant($"a number in [{min}, {max}]"));
         return max;
+    }
+
+    /// <summary>A semicolon list; an entry with a scheme must be an http(s) URL (folders and source names are resolved by the build).</summary>
+    private List<string> Feeds(string name)
+    {
+        var feeds = Raw(name).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        foreach (var feed in feeds.Where(f => f.Contains("://", StringComparison.Ordinal)))
+        {
+            if (!Uri.TryCreate(feed, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeFile))
+            {
+                Invalid(name, feed, "a folder, an http(s) feed URL or a NuGet.config source name");
+            }
+        }
+
+        return feeds;
     }
 
     private string FolderName(string name)
