@@ -96,12 +96,7 @@ public sealed partial class SupernetCacheTests
         var key = context.Keys[StageNames.FineTune];
 
         // A package of this key whose bytes were changed after it was pushed (the zip itself stays valid).
-        var fake = Directory.CreateDirectory(dir.File("fake")).FullName;
-        foreach (var file in Directory.GetFiles(SharedData.Stories260K))
-        {
-            File.Copy(file, Path.Combine(fake, Path.GetFileName(file)));
-        }
-
+        var fake = CopyOfStories(dir);
         SupernetFeeds.Open(context.Project, Quiet).Push(key, fake, "test", [], NasProject.DefaultCachePackageLimit, CancellationToken.None);
         var main = SupernetPackage.Main(key);
         var nupkg = Assert.Single(Directory.GetFiles(feed, "*.nupkg", SearchOption.AllDirectories));
@@ -133,6 +128,65 @@ public sealed partial class SupernetCacheTests
     }
 
     [Fact]
+    public void An_authenticated_http_feed_from_NuGet_config_takes_pushes_skips_duplicates_and_restores_without_printing_credentials()
+    {
+        const string Password = "s3cret-feed-token";
+        using var server = new FakeNuGetServer("ci", Password);
+        using var dir = new TempDir();
+        dir.Write("a/NuGet.config", $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="team-supernets" value="{server.IndexUrl}" allowInsecureConnections="true" />
+              </packageSources>
+              <packageSourceCredentials>
+                <team-supernets>
+                  <add key="Username" value="ci" />
+                  <add key="ClearTextPassword" value="{Password}" />
+                </team-supernets>
+              </packageSourceCredentials>
+            </configuration>
+            """);
+        var project = TinyProject.Write(dir, "a");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var log = new BuildLog(output, error);
+        using var context = BuildPipeline.Plan(new BuildRequest { ProjectFile = project }, log);
+        var key = context.Keys[StageNames.FineTune];
+        var fake = CopyOfStories(dir);
+
+        // No LlamaNasCacheFeeds: the project's NuGet.config names the feed (the user's nuget.org is left out).
+        var feeds = SupernetFeeds.Open(context.Project, log);
+        Assert.Equal([server.IndexUrl], feeds.Sources.Select(s => s.Source));
+        feeds.Push(key, fake, "test", [], SplittingLimit, CancellationToken.None);
+        var pushed = server.Packages.Count;
+        Assert.True(pushed > 1, $"{pushed} package(s)");
+        Assert.Contains(server.Packages.Keys, k => k.StartsWith(SupernetPackage.Main(key).Id.ToLowerInvariant() + "/", StringComparison.Ordinal));
+
+        // A second machine pushing the same key: every package is already there (409), which is success.
+        SupernetFeeds.Open(context.Project, log).Push(key, fake, "test", [], SplittingLimit, CancellationToken.None);
+        Assert.Equal(pushed, server.Conflicts);
+
+        var target = dir.File("restored/" + key);
+        Directory.CreateDirectory(dir.File("restored"));
+        Assert.True(SupernetFeeds.Open(context.Project, log).TryRestore(key, target, CancellationToken.None));
+        Assert.All(Directory.GetFiles(fake), f => Assert.Equal(File.ReadAllBytes(f), File.ReadAllBytes(Path.Combine(target, Path.GetFileName(f)))));
+        Assert.Equal(string.Empty, error.ToString());
+
+        // Wrong credentials: the feed refuses (401), which is a warning; the build would train.
+        File.WriteAllText(dir.File("a/NuGet.config"), File.ReadAllText(dir.File("a/NuGet.config")).Replace(Password, "wrong-token", StringComparison.Ordinal));
+        var refused = dir.File("refused/" + key);
+        Directory.CreateDirectory(dir.File("refused"));
+        Assert.False(SupernetFeeds.Open(context.Project, log).TryRestore(key, refused, CancellationToken.None));
+        Assert.False(Directory.Exists(refused));
+        Assert.True(server.Unauthorized > 0);
+        var warning = Assert.Single(error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains($"warning {DiagnosticCodes.CacheFeedUnreachable}:", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain(Password, output.ToString() + error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-token", output.ToString() + error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Cache_feeds_must_be_folders_http_urls_or_source_names()
     {
         using var dir = new TempDir();
@@ -141,6 +195,18 @@ public sealed partial class SupernetCacheTests
         Assert.Equal(
             [("LlamaNasCacheFeeds", DiagnosticCodes.ProjectPropertyInvalid), ("LlamaNasCachePackageLimit", DiagnosticCodes.ProjectPropertyInvalid)],
             e.Diagnostics.Select(d => (Property(project, d.Location!.Line), d.Code)));
+    }
+
+    /// <summary>A stand-in super-network folder (the base model's files): what the feed side does not depend on training.</summary>
+    private static string CopyOfStories(TempDir dir)
+    {
+        var fake = Directory.CreateDirectory(dir.File("fake")).FullName;
+        foreach (var file in Directory.GetFiles(SharedData.Stories260K))
+        {
+            File.Copy(file, Path.Combine(fake, Path.GetFileName(file)));
+        }
+
+        return fake;
     }
 
     private static readonly BuildLog Quiet = new(TextWriter.Null, TextWriter.Null);
