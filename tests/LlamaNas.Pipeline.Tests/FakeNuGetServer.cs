@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using LlamaNas.TestSupport;
 using NuGet.Packaging;
 
 namespace LlamaNas.Pipeline.Tests;
@@ -11,22 +11,15 @@ namespace LlamaNas.Pipeline.Tests;
 /// service index, the flat container (PackageBaseAddress/3.0.0) and the push endpoint (PackagePublish/2.0.0, 409 for a
 /// package it has). Every request needs HTTP Basic credentials.
 /// </summary>
-internal sealed class FakeNuGetServer : IDisposable
+internal sealed class FakeNuGetServer : LoopbackHttpServer
 {
-    private readonly HttpListener _listener = new();
     private readonly string _authorization;
-    private readonly Task _loop;
 
     public FakeNuGetServer(string user, string password)
     {
         _authorization = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password));
-        Port = FreePort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
-        _loop = Task.Run(Serve);
+        Start();
     }
-
-    public int Port { get; }
 
     public string IndexUrl => $"http://127.0.0.1:{Port}/v3/index.json";
 
@@ -42,52 +35,16 @@ internal sealed class FakeNuGetServer : IDisposable
     /// <summary>Pushes answered 409 (the package was there).</summary>
     public int Conflicts => Volatile.Read(ref _conflicts);
 
-    public void Dispose()
-    {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-            // The listener was closed under a pending GetContext.
-        }
-    }
-
-    private async Task Serve()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            try
-            {
-                Answer(context);
-            }
-            finally
-            {
-                context.Response.Close();
-            }
-        }
-    }
-
-    private void Answer(HttpListenerContext context)
+    protected override void Answer(HttpListenerContext context)
     {
         var request = context.Request;
         var response = context.Response;
         if (request.Headers["Authorization"] != _authorization)
         {
             Interlocked.Increment(ref _unauthorized);
+
+            // Read what was sent (a push's body) so that the connection stays in step for the retry with credentials.
+            request.InputStream.CopyTo(Stream.Null);
             response.StatusCode = 401;
             response.AddHeader("WWW-Authenticate", "Basic realm=\"feed\"");
             return;
@@ -165,11 +122,4 @@ internal sealed class FakeNuGetServer : IDisposable
 
     private static int IndexOf(byte[] haystack, byte[] needle, int from) =>
         haystack.AsSpan(from).IndexOf(needle) is var i and >= 0 ? from + i : throw new InvalidDataException("malformed multipart body");
-
-    private static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
-    }
 }

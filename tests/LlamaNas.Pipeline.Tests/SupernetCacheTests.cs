@@ -159,6 +159,7 @@ public sealed partial class SupernetCacheTests
         var feeds = SupernetFeeds.Open(context.Project, log);
         Assert.Equal([server.IndexUrl], feeds.Sources.Select(s => s.Source));
         feeds.Push(key, fake, "test", [], SplittingLimit, CancellationToken.None);
+        Assert.Equal(string.Empty, error.ToString());
         var pushed = server.Packages.Count;
         Assert.True(pushed > 1, $"{pushed} package(s)");
         Assert.Contains(server.Packages.Keys, k => k.StartsWith(SupernetPackage.Main(key).Id.ToLowerInvariant() + "/", StringComparison.Ordinal));
