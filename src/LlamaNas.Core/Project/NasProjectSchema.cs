@@ -29,7 +29,7 @@ public static class NasProjectSchema
 
     public static IReadOnlyList<PropertyDefinition> Properties { get; } =
     [
-        new("BaseModel", PropertyKind.Path, "", "The pre-trained model folder (Hugging Face layout: config.json, safetensors weights, tokenizer files), relative to the project. Required."),
+        new("BaseModel", PropertyKind.Path, "", "The pre-trained model folder (Hugging Face layout: config.json, safetensors weights, tokenizer files), relative to the project, or a Hugging Face hub id org/name[@revision] (downloaded into the hub cache; docs/CHECKPOINTS.md). Required."),
         new("TargetTask", PropertyKind.Text, "perplexity", "What quality means: perplexity (on HeldOutText), a built-in task (arc_easy, arc_challenge, mmlu, truthfulqa_mc1, winogrande, hellaswag), or a user task file (.jsonl)."),
         new("HeldOutText", PropertyKind.Path, "", "Held-out text of the perplexity task (documents separated by <|endoftext|> lines). With SelfGeneratedData it defaults to the generated held-out text."),
         new("TaskDataDirectory", PropertyKind.Path, "", "Folder of the built-in tasks' data files (docs/EVALUATION.md). Required for built-in tasks."),

@@ -62,7 +62,7 @@ internal static class FineTuneStage
     private static string Description(BuildContext context)
     {
         var p = context.Project;
-        return $"llamanas super-network {context.Keys[StageNames.FineTune]}: base model {Path.GetFileName(p.BaseModel.TrimEnd('/', '\\'))} ({context.BaseModelKey}), "
+        return $"llamanas super-network {context.Keys[StageNames.FineTune]}: base model {p.BaseModelHub?.Reference.ToString() ?? Path.GetFileName(p.BaseModel.TrimEnd('/', '\\'))} ({context.BaseModelKey}), "
             + $"data {context.Keys[StageNames.Data]}, strategy {p.FineTuneStrategy}, {p.FineTuneSteps} steps, seed {p.Seed}, engine {BuildContext.EngineVersion}.";
     }
 
