@@ -124,6 +124,12 @@ public sealed class HubModels(HubSettings settings, Action<string>? progress = n
                 $"{reference} is not in the hub cache ({settings.CacheDirectory}) and HF_HUB_OFFLINE is set: download it once online (llamanas or huggingface-cli), or unset HF_HUB_OFFLINE.");
         }
 
+        // A commit's files never change: a complete snapshot of one needs no question to the hub.
+        if (IsCommit(reference.Revision) && Cached(reference, repo) is { } pinned)
+        {
+            return pinned;
+        }
+
         RevisionInfo info;
         try
         {

@@ -57,6 +57,11 @@ public sealed class HubModelsTests
         // Online again: the files are there, so only the revision is asked for.
         Resolve(hub, dir);
         Assert.Equal([$"GET /api/models/{FakeHub.Repo}/revision/main"], hub.Requests.Skip(before));
+
+        // Pinned to the commit: nothing to ask.
+        using var models = new HubModels(new HubSettings { Endpoint = hub.Endpoint, CacheDirectory = dir.Path });
+        Assert.Equal(model.Directory, models.Resolve(new HubReference(FakeHub.Repo, FakeHub.Commit)).Directory);
+        Assert.Equal(before + 1, hub.Requests.Count);
     }
 
     [Fact]
