@@ -20,9 +20,10 @@ internal sealed class FakeHub : LoopbackHttpServer
 
     private readonly Dictionary<string, byte[]> _files;
 
-    public FakeHub()
+    /// <param name="files">The repository's files by name; default stories260K's.</param>
+    public FakeHub(Dictionary<string, byte[]>? files = null)
     {
-        _files = Directory.GetFiles(SharedData.Stories260K).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
+        _files = files ?? Stories();
         Start();
     }
 
@@ -38,6 +39,8 @@ internal sealed class FakeHub : LoopbackHttpServer
     public ConcurrentQueue<string> Requests { get; } = new();
 
     public byte[] Weights => _files["model.safetensors"];
+
+    public static Dictionary<string, byte[]> Stories() => Directory.GetFiles(SharedData.Stories260K).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
 
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
@@ -81,9 +84,10 @@ internal sealed class FakeHub : LoopbackHttpServer
             return;
         }
 
-        if (path == "/cdn/" + Sha256(Weights))
+        var lfs = _files.Where(f => f.Key.EndsWith(".safetensors", StringComparison.Ordinal) && path == "/cdn/" + Sha256(f.Value)).ToList();
+        if (lfs.Count == 1)
         {
-            var served = ServedWeights ?? Weights;
+            var served = lfs[0].Key == "model.safetensors" && ServedWeights is { } bad ? bad : lfs[0].Value;
             var from = request.Headers["Range"] is { } r && r.StartsWith("bytes=", StringComparison.Ordinal) ? long.Parse(r[6..].TrimEnd('-'), System.Globalization.CultureInfo.InvariantCulture) : 0;
             if (from > 0)
             {

@@ -127,6 +127,44 @@ public sealed class HubModelsTests
     }
 
     [Fact]
+    public void A_sharded_checkpoint_is_fetched_through_its_index_and_pickle_only_repositories_are_refused()
+    {
+        var files = FakeHub.Stories();
+        var weights = files["model.safetensors"];
+        files.Remove("model.safetensors");
+        files["model-00001-of-00002.safetensors"] = weights[..1000];
+        files["model-00002-of-00002.safetensors"] = weights[1000..];
+        files["model.safetensors.index.json"] = System.Text.Encoding.UTF8.GetBytes("""
+            {"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors", "c": "model-00001-of-00002.safetensors"}}
+            """);
+        files["pytorch_model.bin"] = [1, 2, 3];
+        using (var hub = new FakeHub(files))
+        using (var dir = new TempDir())
+        {
+            var model = Resolve(hub, dir);
+            Assert.Equal(
+                ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json", "tokenizer.model", "tokenizer_config.json"],
+                Directory.GetFiles(model.Directory).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.Equal(weights[1000..], File.ReadAllBytes(Path.Combine(model.Directory, "model-00002-of-00002.safetensors")));
+
+            // Complete through its index: usable offline.
+            Assert.Equal(model, Resolve(hub, dir, offline: true));
+        }
+
+        var pickles = FakeHub.Stories();
+        pickles.Remove("model.safetensors");
+        pickles["pytorch_model.bin"] = [1, 2, 3];
+        using (var hub = new FakeHub(pickles))
+        using (var dir = new TempDir())
+        {
+            var e = Assert.Throws<LlamaNasException>(() => Resolve(hub, dir));
+            Assert.Equal(DiagnosticCodes.HubNoSafetensors, e.Code);
+            Assert.Contains("pickle", e.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain(hub.Requests, r => r.Contains(".bin", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public void A_nasproj_BaseModel_may_be_a_hub_id_keyed_by_its_commit()
     {
         using var hub = new FakeHub();
