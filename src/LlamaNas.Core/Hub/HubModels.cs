@@ -392,7 +392,9 @@ public sealed class HubModels(HubSettings settings, Action<string>? progress = n
             }
 
             var status = (int)response.StatusCode;
-            if (status is >= 300 and < 400 && followRedirects && response.Headers.Location is { } location && hops < 10)
+            // Without followRedirects only relative ones are followed (a renamed repository), as huggingface_hub does for
+            // HEAD: an LFS file's metadata is on the redirect to the CDN itself.
+            if (status is >= 300 and < 400 && response.Headers.Location is { } location && (followRedirects || !location.IsAbsoluteUri) && hops < 10)
             {
                 uri = new Uri(uri, location);
                 response.Dispose();
