@@ -2,9 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using LlamaNas.TestSupport;
 
-namespace LlamaNas.Core.Tests.Hub;
+namespace LlamaNas.TestSupport;
 
 /// <summary>
 /// The Hugging Face hub's download API on loopback, serving one repository from the stories260K folder: the revision
@@ -13,7 +12,7 @@ namespace LlamaNas.Core.Tests.Hub;
 /// redirect that carries <c>X-Linked-Etag</c> (its SHA-256) and <c>X-Linked-Size</c>, downloaded from a CDN path that
 /// honours Range. Every resolve answer carries <c>X-Repo-Commit</c>.
 /// </summary>
-internal sealed class FakeHub : LoopbackHttpServer
+public sealed class FakeHub : LoopbackHttpServer
 {
     public const string Repo = "karpathy/stories260K";
     public const string Commit = "0123456789abcdef0123456789abcdef01234567";
