@@ -161,7 +161,7 @@ public sealed class HubModels(HubSettings settings, Action<string>? progress = n
         return new HubModel(snapshot, reference, info.Commit);
     }
 
-    /// <summary>The weight files: the shards the index names, else model.safetensors; LNAS0806 when there are only pickles.</summary>
+    /// <summary>The weight files: the shards the index names, else model.safetensors; LNAS0805 when there are only pickles.</summary>
     private List<string> Weights(HubReference reference, RevisionInfo info, string repo, string snapshot, CancellationToken cancel)
     {
         if (info.Files.Contains(IndexFile))

@@ -1,7 +1,7 @@
 using System.Globalization;
 using LlamaNas.Core.Diagnostics;
-using LlamaNas.Core.Hub;
 using LlamaNas.Core.Evaluation.Tasks;
+using LlamaNas.Core.Hub;
 using LlamaNas.Core.Models;
 using LlamaNas.Core.Search;
 

@@ -75,7 +75,13 @@ internal sealed class SupernetFeeds
             return named;
         }
 
-        return new PackageSource(feed.Contains("://", StringComparison.Ordinal) ? feed : Path.GetFullPath(feed, projectDirectory));
+        if (!feed.Contains("://", StringComparison.Ordinal))
+        {
+            return new PackageSource(Path.GetFullPath(feed, projectDirectory));
+        }
+
+        // A file:// URL is a folder feed like any other.
+        return new PackageSource(Uri.TryCreate(feed, UriKind.Absolute, out var uri) && uri.IsFile ? uri.LocalPath : feed);
     }
 
     private static bool IsNuGetOrg(PackageSource s) => s.IsHttp && s.TrySourceAsUri?.Host.EndsWith("nuget.org", StringComparison.OrdinalIgnoreCase) == true;
