@@ -59,7 +59,7 @@ public static class NasProjectSchema
         new("SelfGeneratedTokens", PropertyKind.WholeNumber, "128", "Tokens per self-generated document."),
         new("LlamaNasCacheDirectory", PropertyKind.Path, "", "Where fine-tuned super-networks are kept across builds and clean (empty: $LLAMANAS_CACHE, else $XDG_CACHE_HOME/llamanas, else ~/.cache/llamanas)."),
         new("LlamaNasModelFolder", PropertyKind.Text, "model", "Name of the exported model folder inside the output directory."),
-        new("LlamaNasCacheFeeds", PropertyKind.Text, "", "NuGet feeds that share fine-tuned super-networks between machines (semicolon list: folders relative to the project, http(s) feed URLs, or source names of NuGet.config); empty: the enabled package sources of the project's NuGet.config except nuget.org (docs/CACHING.md)."),
+        new("LlamaNasCacheFeeds", PropertyKind.Text, "", "NuGet feeds that share fine-tuned super-networks between machines (semicolon list: folders relative to the project, http(s) feed URLs, or source names of NuGet.config); empty: the package sources that the NuGet.config files in the project's folder and above add, except nuget.org (docs/CACHING.md)."),
         new("LlamaNasCacheMode", PropertyKind.Choice, "readwrite", "What the build does with the feeds: readwrite (restore a super-network instead of training it; push one it trained), read (restore only, e.g. for pull-request builds) or off.", ["readwrite", "read", "off"]),
         new("LlamaNasCachePackageLimit", PropertyKind.WholeNumber, "250000000", "Largest package pushed to a feed, in bytes (nuget.org's limit is 250 MB); a bigger super-network is split into parts that restore as one."),
     ];

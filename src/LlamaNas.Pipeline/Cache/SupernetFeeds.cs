@@ -39,8 +39,9 @@ internal sealed class SupernetFeeds
 
     /// <summary>
     /// The project's feeds: LlamaNasCacheFeeds (each a NuGet.config source name, a URL or a folder relative to the
-    /// project), else the enabled sources of the project's NuGet.config except nuget.org, which is public and takes no
-    /// packages of this kind. None when the cache is off.
+    /// project), else the enabled sources that the NuGet.config files in the project's folder and above add (not the
+    /// user's or the machine's, nor nuget.org, which is public and takes no packages of this kind). None when the
+    /// cache is off.
     /// </summary>
     public static SupernetFeeds Open(NasProject project, BuildLog log)
     {
@@ -48,12 +49,16 @@ internal sealed class SupernetFeeds
         ArgumentNullException.ThrowIfNull(log);
         ISettings settings = NullSettings.Instance;
         var configured = new List<PackageSource>();
+        var userWide = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         if (project.CacheMode != "off")
         {
             try
             {
                 settings = Settings.LoadDefaultSettings(project.ProjectDirectory);
                 configured = [.. PackageSourceProvider.LoadPackageSources(settings).Where(s => s.IsEnabled)];
+
+                // The user's and the machine's own sources (package mirrors, mostly) are feeds only when named.
+                userWide = [.. PackageSourceProvider.LoadPackageSources(Settings.LoadDefaultSettings(root: null)).Select(s => s.Source)];
             }
             catch (NuGetConfigurationException e)
             {
@@ -63,7 +68,7 @@ internal sealed class SupernetFeeds
 
         var sources = project.CacheMode == "off" ? []
             : project.CacheFeeds.Count > 0 ? project.CacheFeeds.Select(f => Resolve(f, configured, project.ProjectDirectory)).ToList()
-            : configured.Where(s => !IsNuGetOrg(s)).ToList();
+            : configured.Where(s => !userWide.Contains(s.Source) && !IsNuGetOrg(s)).ToList();
         return new SupernetFeeds(settings, sources, log);
     }
 
