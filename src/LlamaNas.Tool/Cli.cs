@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LlamaNas.Core.Diagnostics;
+using LlamaNas.Core.Hub;
 using LlamaNas.Engine.Native;
 using LlamaNas.Tool.Commands;
 
@@ -10,6 +11,12 @@ public static class Cli
 {
     /// <summary>Applies to every verb: libtorch's intra-op thread count.</summary>
     private static readonly Option<int?> Threads = new("--threads") { Description = "libtorch threads (default: one per core; 1 is often faster for tiny models or on a busy machine).", Recursive = true };
+
+    /// <summary>
+    /// A verb's model argument: a folder as it is, else a hub id (<c>org/name[@revision]</c>) resolved to its snapshot in
+    /// the hub cache, downloading what is missing (progress on stderr, so stdout stays the verb's own output).
+    /// </summary>
+    internal static string Model(string model) => HubModels.ResolveIfHubId(model, Console.Error.WriteLine)?.Directory ?? model;
 
     public static RootCommand Build()
     {

@@ -209,7 +209,8 @@ public sealed class BuildPipelineTests
         return context;
     }
 
-    private static IEnumerable<string> Headlines(string log) => log.Split('\n')
+    /// <summary>The headline lines of a build's output, without their prefix.</summary>
+    internal static IEnumerable<string> Headlines(string log) => log.Split('\n')
         .Where(l => l.StartsWith(BuildLog.HeadlinePrefix, StringComparison.Ordinal))
         .Select(l => l[BuildLog.HeadlinePrefix.Length..].TrimEnd('\r'));
 

@@ -36,6 +36,40 @@ public class ModelCommandTests
     }
 
     [Fact]
+    public async Task A_verb_takes_a_hub_id_and_reports_a_gated_model_with_a_code()
+    {
+        using var hub = new FakeHub();
+        using var cache = new TempDir();
+
+        // Verbs read HF_ENDPOINT and HF_HUB_CACHE as huggingface_hub does; no other test here names a hub model.
+        var saved = new[] { "HF_ENDPOINT", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_TOKEN", "HF_TOKEN_PATH" }.ToDictionary(v => v, Environment.GetEnvironmentVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable("HF_ENDPOINT", hub.Endpoint);
+            Environment.SetEnvironmentVariable("HF_HUB_CACHE", cache.Path);
+            Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", null);
+            Environment.SetEnvironmentVariable("HF_TOKEN", null);
+            Environment.SetEnvironmentVariable("HF_TOKEN_PATH", cache.File("no-token"));
+            var (rc, output, error) = await CliRunner.Run("inspect", FakeHub.Repo);
+            Assert.True(rc == 0, error);
+            Assert.Contains("parameters    260,032", output, StringComparison.Ordinal);
+
+            hub.RequiredToken = "hf_secret";
+            var gated = await CliRunner.Run("inspect", FakeHub.Repo + "@v2");
+            Assert.Equal(1, gated.Code);
+            Assert.Contains($"error {Core.Diagnostics.DiagnosticCodes.HubUnauthorized}:", gated.Err, StringComparison.Ordinal);
+            Assert.Contains("HF_TOKEN", gated.Err, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var (name, value) in saved)
+            {
+                Environment.SetEnvironmentVariable(name, value);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Bad_model_paths_and_arguments_are_coded_errors_on_stderr()
     {
         var missing = await CliRunner.Run("generate", "/nonexistent-model-dir");

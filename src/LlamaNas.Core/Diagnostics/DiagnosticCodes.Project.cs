@@ -29,4 +29,14 @@ public static partial class DiagnosticCodes
     public const string BuildStageUnknown = "LNAS1100";
     public const string BuildNoCandidateInBudget = "LNAS1101";
     public const string BuildOutputNotOurs = "LNAS1102";
+
+    // the super-network cache in NuGet feeds (1110-1119, docs/CACHING.md)
+    /// <summary>Warning: a feed (or NuGet.config) could not be read; the build trains as if it were not configured.</summary>
+    public const string CacheFeedUnreachable = "LNAS1110";
+
+    /// <summary>A super-network package on a feed fails its hashes or cannot be read.</summary>
+    public const string CachePackageCorrupt = "LNAS1111";
+
+    /// <summary>Warning: the trained super-network could not be pushed; the build goes on.</summary>
+    public const string CachePushFailed = "LNAS1112";
 }

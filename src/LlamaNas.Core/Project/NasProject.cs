@@ -1,6 +1,7 @@
 using System.Globalization;
 using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.Evaluation.Tasks;
+using LlamaNas.Core.Hub;
 using LlamaNas.Core.Models;
 using LlamaNas.Core.Search;
 
@@ -19,7 +20,11 @@ public sealed record NasProject
 
     public string Name => Path.GetFileNameWithoutExtension(ProjectFile);
 
+    /// <summary>The base model's folder (for a hub id, its snapshot in the hub cache).</summary>
     public required string BaseModel { get; init; }
+
+    /// <summary>Set when BaseModel is a hub id: the repository and the commit it resolved to (the model's key).</summary>
+    public HubModel? BaseModelHub { get; init; }
 
     public required LlamaConfig BaseConfig { get; init; }
 
@@ -95,6 +100,20 @@ public sealed record NasProject
 
     public required string ModelFolder { get; init; }
 
+    /// <summary>LlamaNasCacheFeeds as written (folders, URLs or NuGet.config source names); empty: NuGet.config's sources.</summary>
+    public IReadOnlyList<string> CacheFeeds { get; init; } = [];
+
+    /// <summary>readwrite, read or off.</summary>
+    public string CacheMode { get; init; } = "readwrite";
+
+    /// <summary>The largest package pushed to a feed, in bytes.</summary>
+    public long CachePackageLimit { get; init; } = DefaultCachePackageLimit;
+
+    public const long DefaultCachePackageLimit = 250_000_000;
+
+    /// <summary>The smallest LlamaNasCachePackageLimit: room for a package's own files beside some payload.</summary>
+    public const long MinimumCachePackageLimit = 65_536;
+
     /// <summary>The declared space (null dimensions are not searched); LLaMA-NAS's space when the project declares none.</summary>
     public required SearchSpaceSpec Space { get; init; }
 
@@ -111,7 +130,7 @@ public sealed record NasProject
     public long BudgetBytes(long fullSizeBytes) => MaxModelBytes ?? (long)Math.Floor(SizeBudget * fullSizeBytes);
 
     /// <summary>Reads and validates a project (<see cref="NasProjectDocument.Load"/> then <see cref="NasProjectValidator"/>).</summary>
-    public static NasProject Read(string path, string? evaluatedJson = null) => NasProjectValidator.Validate(NasProjectDocument.Load(path, evaluatedJson));
+    public static NasProject Read(string path, string? evaluatedJson = null, Action<string>? progress = null) => NasProjectValidator.Validate(NasProjectDocument.Load(path, evaluatedJson), progress);
 
     internal static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 

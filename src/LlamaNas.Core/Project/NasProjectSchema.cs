@@ -29,7 +29,7 @@ public static class NasProjectSchema
 
     public static IReadOnlyList<PropertyDefinition> Properties { get; } =
     [
-        new("BaseModel", PropertyKind.Path, "", "The pre-trained model folder (Hugging Face layout: config.json, safetensors weights, tokenizer files), relative to the project. Required."),
+        new("BaseModel", PropertyKind.Path, "", "The pre-trained model folder (Hugging Face layout: config.json, safetensors weights, tokenizer files), relative to the project, or a Hugging Face hub id org/name[@revision] (downloaded into the hub cache; docs/CHECKPOINTS.md). Required."),
         new("TargetTask", PropertyKind.Text, "perplexity", "What quality means: perplexity (on HeldOutText), a built-in task (arc_easy, arc_challenge, mmlu, truthfulqa_mc1, winogrande, hellaswag), or a user task file (.jsonl)."),
         new("HeldOutText", PropertyKind.Path, "", "Held-out text of the perplexity task (documents separated by <|endoftext|> lines). With SelfGeneratedData it defaults to the generated held-out text."),
         new("TaskDataDirectory", PropertyKind.Path, "", "Folder of the built-in tasks' data files (docs/EVALUATION.md). Required for built-in tasks."),
@@ -62,6 +62,9 @@ public static class NasProjectSchema
         new("SelfGeneratedTokens", PropertyKind.WholeNumber, "128", "Tokens per self-generated document."),
         new("LlamaNasCacheDirectory", PropertyKind.Path, "", "Where fine-tuned super-networks are kept across builds and clean (empty: $LLAMANAS_CACHE, else $XDG_CACHE_HOME/llamanas, else ~/.cache/llamanas)."),
         new("LlamaNasModelFolder", PropertyKind.Text, "model", "Name of the exported model folder inside the output directory."),
+        new("LlamaNasCacheFeeds", PropertyKind.Text, "", "NuGet feeds that share fine-tuned super-networks between machines (semicolon list: folders relative to the project, http(s) feed URLs, or source names of NuGet.config); empty: the package sources that the NuGet.config files in the project's folder and above add, except nuget.org (docs/CACHING.md)."),
+        new("LlamaNasCacheMode", PropertyKind.Choice, "readwrite", "What the build does with the feeds: readwrite (restore a super-network instead of training it; push one it trained), read (restore only, e.g. for pull-request builds) or off.", ["readwrite", "read", "off"]),
+        new("LlamaNasCachePackageLimit", PropertyKind.WholeNumber, "250000000", "Largest package pushed to a feed, in bytes (nuget.org's limit is 250 MB); a bigger super-network is split into parts that restore as one."),
     ];
 
     /// <summary>Search dimensions (<c>SearchDimension</c> items) and what each slices.</summary>

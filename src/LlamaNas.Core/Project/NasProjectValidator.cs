@@ -1,6 +1,7 @@
 using System.Globalization;
 using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.Evaluation.Tasks;
+using LlamaNas.Core.Hub;
 using LlamaNas.Core.Models;
 using LlamaNas.Core.Search;
 
@@ -20,14 +21,17 @@ internal sealed class NasProjectValidator
     private readonly Dictionary<string, DiagnosticLocation> _locations = new(StringComparer.Ordinal);
     private readonly HashSet<string> _invalid = new(StringComparer.Ordinal);
 
-    private NasProjectValidator(NasProjectDocument doc) => _doc = doc;
+    private readonly Action<string>? _progress;
+
+    private NasProjectValidator(NasProjectDocument doc, Action<string>? progress) => (_doc, _progress) = (doc, progress);
 
     private string Directory => Path.GetDirectoryName(_doc.Path)!;
 
-    public static NasProject Validate(NasProjectDocument doc)
+    /// <param name="progress">Where a hub download reports (a BaseModel named by a hub id).</param>
+    public static NasProject Validate(NasProjectDocument doc, Action<string>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(doc);
-        var v = new NasProjectValidator(doc);
+        var v = new NasProjectValidator(doc, progress);
         var project = v.Build();
         if (v._errors.Count > 0 || project is null)
         {
@@ -44,7 +48,7 @@ internal sealed class NasProjectValidator
     private NasProject? Build()
     {
         CheckNames();
-        var baseModel = RequiredPath("BaseModel", directory: true);
+        var (baseModel, hub) = BaseModel();
         var config = baseModel is null ? null : LoadConfig(baseModel);
         var (task, userTask) = TargetTask();
         var selfGenerated = Bool("SelfGeneratedData");
@@ -83,6 +87,7 @@ internal sealed class NasProjectValidator
         {
             ProjectFile = _doc.Path,
             BaseModel = baseModel ?? string.Empty,
+            BaseModelHub = hub,
             BaseConfig = config!,
             TargetTask = task,
             UserTaskFile = userTask,
@@ -118,6 +123,9 @@ internal sealed class NasProjectValidator
             SelfGeneratedTokens = Int("SelfGeneratedTokens", min: 2),
             CacheDirectory = OptionalPath("LlamaNasCacheDirectory", directory: true, mustExist: false),
             ModelFolder = FolderName("LlamaNasModelFolder"),
+            CacheFeeds = Feeds("LlamaNasCacheFeeds"),
+            CacheMode = Choice("LlamaNasCacheMode"),
+            CachePackageLimit = Long("LlamaNasCachePackageLimit", min: NasProject.MinimumCachePackageLimit),
             Space = space ?? new SearchSpaceSpec { Depths = [1] },
         };
         if (config is not null && space is not null && _errors.Count == 0)
@@ -303,6 +311,21 @@ internal sealed class NasProjectValidator
         return max;
     }
 
+    /// <summary>A semicolon list; an entry with a scheme must be an http(s) URL (folders and source names are resolved by the build).</summary>
+    private List<string> Feeds(string name)
+    {
+        var feeds = Raw(name).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        foreach (var feed in feeds.Where(f => f.Contains("://", StringComparison.Ordinal)))
+        {
+            if (!Uri.TryCreate(feed, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeFile))
+            {
+                Invalid(name, feed, "a folder, an http(s) feed URL or a NuGet.config source name");
+            }
+        }
+
+        return feeds;
+    }
+
     private string FolderName(string name)
     {
         var value = Raw(name);
@@ -342,6 +365,29 @@ internal sealed class NasProjectValidator
         }
 
         return full;
+    }
+
+    /// <summary>A folder relative to the project; when no such folder exists, a hub id (<c>org/name[@revision]</c>), resolved through the hub cache.</summary>
+    private (string? Path, HubModel? Hub) BaseModel()
+    {
+        var value = Raw("BaseModel");
+        if (value.Length == 0 || System.IO.Directory.Exists(Path.GetFullPath(value, Directory)) || !HubReference.TryParse(value, out var reference))
+        {
+            return (RequiredPath("BaseModel", directory: true), null);
+        }
+
+        try
+        {
+            using var hub = new HubModels(HubSettings.FromEnvironment(), _progress);
+            var model = hub.Resolve(reference!);
+            return (model.Directory, model);
+        }
+        catch (LlamaNasException e)
+        {
+            // A mistyped relative folder looks like a hub id too: say that no such folder exists either.
+            Error(e.Code, $"BaseModel: there is no folder {Path.GetFullPath(value, Directory)}, and as a hub id: {e.Diagnostic.Message}", LocationOf("BaseModel"));
+            return (null, null);
+        }
     }
 
     private LlamaConfig? LoadConfig(string model)

@@ -56,7 +56,8 @@ public sealed class BuildContext : IDisposable
         OutDir = outDir;
         WorkDir = Path.Combine(objDir, WorkFolder);
         CacheDir = cacheDir;
-        BaseModelKey = Fingerprints.Model(project.BaseModel);
+        // A hub model's commit names its files for good; a folder is known by its bytes.
+        BaseModelKey = project.BaseModelHub?.Key ?? Fingerprints.Model(project.BaseModel);
         Space = SearchSpace.Create(project.BaseConfig, project.Space);
         Keys = ComputeKeys();
     }

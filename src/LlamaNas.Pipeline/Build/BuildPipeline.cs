@@ -44,7 +44,7 @@ public static class BuildPipeline
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(log);
         var evaluated = request.EvaluatedJson is { } json ? ReadEvaluated(json) : null;
-        var project = NasProject.Read(request.ProjectFile, evaluated);
+        var project = NasProject.Read(request.ProjectFile, evaluated, log.Progress);
         foreach (var warning in project.Warnings)
         {
             log.Report(warning);

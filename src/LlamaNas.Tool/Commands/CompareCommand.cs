@@ -25,7 +25,7 @@ public static class CompareCommand
 {
     public static Command Create()
     {
-        var models = new Argument<string[]>("models") { Description = "Model directories (base models or super-network checkpoints) of one architecture.", Arity = ArgumentArity.OneOrMore };
+        var models = new Argument<string[]>("models") { Description = "Model directories (base models or super-network checkpoints) of one architecture, or hub ids org/name[@revision].", Arity = ArgumentArity.OneOrMore };
         var perplexity = new Option<string>("--perplexity") { Description = "Held-out text (documents split on <|endoftext|> lines).", Required = true };
         var maxChars = new Option<int>("--max-chars") { Description = "Score only the text's first N characters, cut at a paragraph break (0: all of it)." };
         var labels = new Option<string?>("--labels") { Description = "Column names, comma-separated (default: the folders' names)." };
@@ -40,7 +40,7 @@ public static class CompareCommand
         command.SetAction(result =>
         {
             var o = result.InvocationConfiguration.Output;
-            var directories = result.GetValue(models)!;
+            var directories = result.GetValue(models)!.Select(Cli.Model).ToArray();
             var names = result.GetValue(labels)?.Split(',', StringSplitOptions.TrimEntries) ?? [.. directories.Select(d => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(d))))];
             if (names.Length != directories.Length)
             {

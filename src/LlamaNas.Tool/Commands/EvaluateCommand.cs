@@ -15,7 +15,7 @@ public static class EvaluateCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "A Hugging Face model directory (weights and tokenizer)." };
+        var model = new Argument<string>("model") { Description = "A Hugging Face model directory (weights and tokenizer), or a hub id org/name[@revision]." };
         var tasks = new Option<string>("--tasks") { Description = $"Comma-separated tasks: {string.Join(", ", TaskLoader.BuiltInTaskNames)}, or 'user' with --user-task.", DefaultValueFactory = _ => string.Empty };
         var dataDir = new Option<string>("--data-dir") { Description = "Folder laid out like shared/data or holding Hugging Face hub files (docs/EVALUATION.md).", DefaultValueFactory = _ => "data" };
         var fewshot = new Option<int?>("--num-fewshot") { Description = "Few-shot examples (default: the task's; MMLU 5, others 0)." };
@@ -74,7 +74,7 @@ public static class EvaluateCommand
             var loaded = names.Select(n => Limit(TaskLoader.Load(n, result.GetValue(dataDir)!, n == "user" ? loadOptions : loadOptions with { UserTaskFile = null }), result.GetValue(limit), result.GetValue(seed))).ToList();
 
             TorchRuntime.EnsureInitialized();
-            var directory = result.GetValue(model)!;
+            var directory = Cli.Model(result.GetValue(model)!);
             var computeDtype = ComputeDtype.Parse(result.GetValue(dtype)!);
             var tokenizer = TokenizerLoader.LoadForModel(directory);
             using var llm = LlamaForCausalLM.Load(directory, computeDtype);

@@ -18,7 +18,7 @@ public static class ExportCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "A Hugging Face model directory (weights and tokenizer)." };
+        var model = new Argument<string>("model") { Description = "A Hugging Face model directory (weights and tokenizer), or a hub id org/name[@revision]." };
         var output = new Option<string>("--output") { Description = "The model folder to write (safetensors) or the .gguf file.", Required = true };
         var format = new Option<string?>("--format") { Description = "safetensors or gguf (default: gguf when --output ends in .gguf, else safetensors)." };
         var dtype = new Option<string>("--dtype") { Description = "Stored type: fp32, bf16 or f16 (both formats), int8 (safetensors only: int8 decoder linear weights with per-channel scales), q8_0 (GGUF only).", DefaultValueFactory = _ => "fp32" };
@@ -30,7 +30,7 @@ public static class ExportCommand
         subnetwork.AddTo(command);
         command.SetAction(result =>
         {
-            var directory = result.GetValue(model)!;
+            var directory = Cli.Model(result.GetValue(model)!);
             var target = result.GetValue(output)!;
             var chosen = result.GetValue(format) ?? (target.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? "gguf" : "safetensors");
             var options = new ExportOptions

@@ -18,7 +18,7 @@ public static class FinetuneCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "The base model directory (weights and tokenizer): the super-network." };
+        var model = new Argument<string>("model") { Description = "The base model directory (weights and tokenizer), or a hub id org/name[@revision]: the super-network." };
         var data = new Option<string>("--data") { Description = "Training data: Alpaca records (JSON array or jsonl) or text (.txt stories separated by <|endoftext|> lines, or jsonl with a text field).", Required = true };
         var format = new Option<string>("--format") { Description = "alpaca, text or auto (.txt is text, anything else alpaca).", DefaultValueFactory = _ => "auto" };
         var strategy = new Option<string>("--strategy") { Description = $"Which networks each step trains: {string.Join(", ", TrainingStrategy.Names)}.", DefaultValueFactory = _ => TrainingStrategy.InstaTune };
@@ -62,7 +62,7 @@ public static class FinetuneCommand
         command.SetAction((result, cancel) =>
         {
             var o = result.InvocationConfiguration.Output;
-            var directory = result.GetValue(model)!;
+            var directory = Cli.Model(result.GetValue(model)!);
             var config = LlamaConfig.Load(Path.Combine(directory, "config.json"));
             var settings = new FineTuneSettings
             {

@@ -11,7 +11,7 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "A Hugging Face model directory (weights and tokenizer)." };
+        var model = new Argument<string>("model") { Description = "A Hugging Face model directory (weights and tokenizer), or a hub id org/name[@revision]." };
         var prompt = new Option<string>("--prompt") { Description = "Text to continue (empty: start from BOS).", DefaultValueFactory = _ => string.Empty };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 64 };
         var temperature = new Option<double>("--temperature") { Description = "0 for greedy decoding; above 0 samples.", DefaultValueFactory = _ => 0 };
@@ -30,7 +30,7 @@ public static class GenerateCommand
             }
 
             TorchRuntime.EnsureInitialized();
-            var directory = result.GetValue(model)!;
+            var directory = Cli.Model(result.GetValue(model)!);
             var tokenizer = TokenizerLoader.LoadForModel(directory);
             using var llm = LlamaForCausalLM.Load(directory, ComputeDtype.Parse(result.GetValue(dtype)!));
             var options = new GenerationOptions { MaxNewTokens = max, Temperature = temp, TopK = result.GetValue(topK), TopP = result.GetValue(topP), Seed = result.GetValue(seed) };

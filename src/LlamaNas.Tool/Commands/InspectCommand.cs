@@ -10,12 +10,12 @@ public static class InspectCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "A Hugging Face model directory (config.json + model.safetensors or shards)." };
+        var model = new Argument<string>("model") { Description = "A Hugging Face model directory (config.json + model.safetensors or shards), or a hub id org/name[@revision]." };
         var command = new Command("inspect", "Show a checkpoint's configuration, parameter count, size per dtype and tensors.") { model };
         command.SetAction(result =>
         {
             var o = result.InvocationConfiguration.Output;
-            using var checkpoint = LlamaCheckpoint.Open(result.GetValue(model)!);
+            using var checkpoint = LlamaCheckpoint.Open(Cli.Model(result.GetValue(model)!));
             var c = checkpoint.Config;
             var parameters = checkpoint.Tensors.Values.Sum(t => t.ElementCount);
             var mlp = c.IntermediateSizes.Distinct().Count() == 1 ? c.IntermediateSizes[0].ToString(CultureInfo.InvariantCulture) : "[" + string.Join(", ", c.IntermediateSizes) + "]";

@@ -20,7 +20,7 @@ namespace LlamaNas.Tool.Search;
 /// </summary>
 internal sealed class EvaluatorOptions
 {
-    private readonly Argument<string> _model = new("model") { Description = "A Hugging Face model directory (weights and tokenizer): the super-network." };
+    private readonly Argument<string> _model = new("model") { Description = "A Hugging Face model directory (weights and tokenizer), or a hub id org/name[@revision]: the super-network." };
     private readonly Option<string> _objectives = new("--objectives")
     {
         Description = "2 or 3 comma-separated objectives: accuracy:<task> (or accuracy with --task), accuracy_norm:<task>, perplexity[:<text file>], size[:fp32|fp16|bf16|int8], params, throughput, latency.",
@@ -79,7 +79,7 @@ internal sealed class EvaluatorOptions
         Require(result.GetValue(_speedBatch) >= 1 && result.GetValue(_speedSeq) >= 1 && result.GetValue(_speedReps) >= 1 && result.GetValue(_speedWarmup) >= 0, "--speed-*", "need batch, seq and reps ≥ 1 and warm-up ≥ 0");
         return new EvaluatorSettings
         {
-            Model = Path.GetFullPath(result.GetValue(_model)!),
+            Model = Path.GetFullPath(Cli.Model(result.GetValue(_model)!)),
             Dtype = dtype,
             Objectives = objectives,
             DataDir = result.GetValue(_dataDir)!,
