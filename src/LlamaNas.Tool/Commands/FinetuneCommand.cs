@@ -93,7 +93,7 @@ public static class FinetuneCommand
                     Distillation = new DistillationOptions
                     {
                         InPlace = result.GetValue(distill) == "inplace",
-                        Teacher = result.GetValue(teacher),
+                        Teacher = result.GetValue(teacher) is { } t ? Cli.Model(t) : null,
                         TeacherDtype = result.GetValue(teacherDtype) is { } td ? ComputeDtype.Parse(td) : null,
                         Temperature = result.GetValue(distillTemperature),
                         Alpha = result.GetValue(distillAlpha),

@@ -32,7 +32,7 @@ public static class QuantizeCommand
         subnetwork.AddTo(command);
         command.SetAction(result =>
         {
-            var directory = result.GetValue(model)!;
+            var directory = Cli.Model(result.GetValue(model)!);
             var textPath = result.GetValue(perplexity);
             if (textPath is not null && !File.Exists(textPath))
             {
