@@ -39,6 +39,10 @@ public class ExportCommandTests
         Assert.True(rc == 0, error);
         Assert.Contains("214,592 parameters, 252,736 bytes of weights (fp32 858,368, fp16 429,184)", output, StringComparison.Ordinal);
         Assert.Matches(@"token perplexity on valid\.txt: [\d.]+ float, [\d.]+ INT8 \([+-]\d+\.\d\d%\)", output);
+        (rc, output, error) = await CliRunner.Run("inspect", folder);
+        Assert.True(rc == 0, error);
+        Assert.Contains("parameters    214,592", output, StringComparison.Ordinal);
+        Assert.Contains("quantization  int8 weights with per-channel scales in 28 linear layers", output, StringComparison.Ordinal);
         (rc, output, error) = await CliRunner.Run("generate", folder, "--prompt", "Once upon a time", "--max-new-tokens", "8");
         Assert.True(rc == 0, error);
         Assert.StartsWith("Once upon a time", output, StringComparison.Ordinal);
