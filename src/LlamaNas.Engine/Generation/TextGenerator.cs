@@ -136,11 +136,13 @@ public static class TextGenerator
         }
 
         using var temperature = options.Temperature.ToScalar(); // disposed here, not on the GC's finalizer thread (see RmsNorm)
+        using var minusInfinity = double.NegativeInfinity.ToScalar();
+        using var topP = options.TopP.ToScalar();
         var scaled = logits.div(temperature);
         if (options.TopK > 0 && options.TopK < scaled.shape[^1])
         {
             var kth = scaled.topk(options.TopK, -1).values.narrow(-1, options.TopK - 1, 1);
-            scaled = scaled.masked_fill(scaled < kth, double.NegativeInfinity);
+            scaled = scaled.masked_fill(scaled < kth, minusInfinity);
         }
 
         if (options.TopP < 1.0)
@@ -148,8 +150,8 @@ public static class TextGenerator
             var (sorted, order) = scaled.sort(-1, descending: true);
             var cumulative = sorted.softmax(-1).cumsum(-1);
             // Drop a token once the mass before it already reaches top_p; the first token always stays.
-            var drop = (cumulative - sorted.softmax(-1)) >= options.TopP;
-            scaled = scaled.scatter(-1, order, sorted.masked_fill(drop, double.NegativeInfinity));
+            var drop = (cumulative - sorted.softmax(-1)).ge(topP);
+            scaled = scaled.scatter(-1, order, sorted.masked_fill(drop, minusInfinity));
         }
 
         return multinomial(scaled.softmax(-1), 1, false, generator).squeeze(-1);

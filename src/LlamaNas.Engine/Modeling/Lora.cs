@@ -117,8 +117,10 @@ public sealed class LoraDropout : IDisposable
         }
 
         using var scope = NewDisposeScope();
-        var keep = rand(x.shape, generator: _generator, dtype: float32, device: x.device) >= _p;
-        return (x * keep.to(x.dtype) / (1 - _p)).MoveToOuterDisposeScope();
+        using var p = _p.ToScalar(); // explicit Scalars, disposed here, not on the GC's finalizer thread (see RmsNorm)
+        using var keepScale = (1 - _p).ToScalar();
+        var keep = rand(x.shape, generator: _generator, dtype: float32, device: x.device).ge(p);
+        return x.mul(keep.to(x.dtype)).div_(keepScale).MoveToOuterDisposeScope();
     }
 
     public void Dispose() => End();

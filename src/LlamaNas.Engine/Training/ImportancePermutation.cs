@@ -99,7 +99,7 @@ public static class ImportancePermutation
             _groupSums = [.. layers.Select(l => new double[l.SelfAttention.KeyValueHeads])];
             _blockSums = new double[layers.Count];
             using var scope = NewDisposeScope();
-            _downNorms = [.. layers.Select(l => Host(l.Mlp.DownWeight.to(float64).square().sum(0L).sqrt()))];
+            _downNorms = [.. layers.Select(l => Host(Square(l.Mlp.DownWeight.to(float64)).sum(0L).sqrt()))];
         }
 
         public void OnAttention(int layer, Tensor headOutputs, LlamaAttention attention)
@@ -109,7 +109,7 @@ public static class ImportancePermutation
             var heads = headOutputs.to(float32).reshape(-1, groups, width);                       // [N, G, group width]
             var weight = attention.OutputWeight.to(float32).reshape(-1, groups, width);            // [hidden, G, group width]
             var contributions = einsum("ngk,dgk->ngd", heads, weight);                            // what each group adds
-            Add(_groupSums[layer], contributions.square().sum(-1).sqrt().sum(0L));
+            Add(_groupSums[layer], Square(contributions).sum(-1).sqrt().sum(0L));
         }
 
         public void OnMlp(int layer, Tensor activations, LlamaMlp mlp)
@@ -147,6 +147,9 @@ public static class ImportancePermutation
                 sums[i] += host[i];
             }
         }
+
+        /// <summary>t · t: TorchSharp's square() is pow with a Scalar left to the GC's finalizer (see RmsNorm).</summary>
+        private static Tensor Square(Tensor t) => t.mul(t);
 
         private static double[] Host(Tensor t)
         {

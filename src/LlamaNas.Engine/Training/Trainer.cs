@@ -166,7 +166,11 @@ public sealed class Trainer : IDisposable
                     var lm = F.cross_entropy(logits, targets);
                     var taught = teacher is not null && (_teacher is not null || !IsFull());
                     var loss = taught ? Taught(logits, teacher!, lm) : lm;
-                    loss.div(_options.GradientAccumulation).backward();
+                    using (var accumulation = ((double)_options.GradientAccumulation).ToScalar())
+                    {
+                        loss.div(accumulation).backward();
+                    }
+
                     losses[s] += lm.item<float>() / _options.GradientAccumulation;
                     if (teacher is null && _options.Distillation.InPlace && s == 0 && IsFull())
                     {
