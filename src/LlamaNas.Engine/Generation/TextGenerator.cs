@@ -150,7 +150,7 @@ public static class TextGenerator
             var (sorted, order) = scaled.sort(-1, descending: true);
             var cumulative = sorted.softmax(-1).cumsum(-1);
             // Drop a token once the mass before it already reaches top_p; the first token always stays.
-            var drop = (cumulative - sorted.softmax(-1)).ge(topP);
+            var drop = cumulative.sub(sorted.softmax(-1)).ge(topP);
             scaled = scaled.scatter(-1, order, sorted.masked_fill(drop, minusInfinity));
         }
 

@@ -45,10 +45,10 @@ public sealed class LlamaDecoderLayer : nn.Module
         using var scope = NewDisposeScope();
         var heads = self_attn.HeadOutputs(input_layernorm.forward(x), cos, sin, mask, cache, _index);
         observer?.OnAttention(_index, heads, self_attn);
-        var h = x + self_attn.Project(heads);
+        var h = x.add(self_attn.Project(heads), Scalars.One);
         var activations = mlp.Activations(post_attention_layernorm.forward(h));
         observer?.OnMlp(_index, activations, mlp);
-        var output = h + mlp.Down(activations);
+        var output = h.add(mlp.Down(activations), Scalars.One);
         observer?.OnBlock(_index, x, output);
         return output.MoveToOuterDisposeScope();
     }

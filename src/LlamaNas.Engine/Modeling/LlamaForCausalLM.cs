@@ -89,15 +89,17 @@ public sealed class LlamaModel : nn.Module
         // Positions count real tokens only, so a left-padded row sees the same positions as its unpadded self.
         using var one = 1.ToScalar(); // disposed here, not on the GC's finalizer thread (see RmsNorm)
         using var zero = 0.ToScalar();
+        using var first = past.ToScalar(); // arange's bounds too: implicit conversions would be Scalars left to the finalizer
+        using var end = total.ToScalar();
         var positions = attentionMask is null
-            ? arange(past, total, int64, device).unsqueeze(0).expand(b, t)
+            ? arange(first, end, int64, device).unsqueeze(0).expand(b, t)
             : attentionMask.to(int64).cumsum(1).sub_(one).clamp_min_(zero).narrow(1, past, t);
 
         Tensor? mask = null;
         if (attentionMask is not null || (past > 0 && t > 1))
         {
-            var queryPos = arange(past, total, int64, device).view(1, 1, t, 1);
-            var keyPos = arange(0, total, int64, device).view(1, 1, 1, total);
+            var queryPos = arange(first, end, int64, device).view(1, 1, t, 1);
+            var keyPos = arange(zero, end, int64, device).view(1, 1, 1, total);
             mask = (keyPos <= queryPos).expand(b, 1, t, total);
             if (attentionMask is not null)
             {
@@ -248,7 +250,7 @@ public sealed partial class LlamaForCausalLM : nn.Module
         var logits = lm_head is null ? F.linear(hidden, Slicing.Leading(model.EmbedTokens.Weight, 1, d)) : Slicing.Linear(hidden, lm_head, Config.VocabSize, d, _lmHeadLora);
         if (lm_head is null && model.EmbedTokens.Lora is { } tied)
         {
-            logits = logits + tied.Forward(hidden, Config.VocabSize, d);
+            logits = logits.add(tied.Forward(hidden, Config.VocabSize, d), Scalars.One);
         }
 
         return logits.to(float32).MoveToOuterDisposeScope();

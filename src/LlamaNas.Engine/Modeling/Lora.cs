@@ -75,7 +75,7 @@ public sealed class LoraAdapter : IDisposable
         using var noGrad = no_grad();
         using var scale = Scale.ToScalar();
         var delta = B.to(float32).matmul(A.to(float32)).mul_(scale);
-        weight.copy_(weight.to(float32) + delta);
+        weight.copy_(weight.to(float32).add(delta, Scalars.One));
     }
 
     public void Dispose()

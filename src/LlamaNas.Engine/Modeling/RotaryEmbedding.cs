@@ -74,6 +74,6 @@ public sealed class RotaryEmbedding
         using var scope = NewDisposeScope();
         var half = x.shape[^1] / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-        return ((x * cos) + (rotated * sin)).MoveToOuterDisposeScope();
+        return (x * cos).add(rotated * sin, Scalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -37,7 +37,7 @@ internal static class Slicing
         using (y)
         using (var delta = lora.Forward(x, outFeatures, inFeatures))
         {
-            return y + delta;
+            return y.add(delta, Scalars.One);
         }
     }
 

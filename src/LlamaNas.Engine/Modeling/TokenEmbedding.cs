@@ -41,7 +41,7 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
         var rows = Slicing.Leading(weight, 1, ActiveDim).index_select(0, ids);
         if (Lora is not null)
         {
-            rows = rows + Lora.Rows(ids, ActiveDim);
+            rows = rows.add(Lora.Rows(ids, ActiveDim), Scalars.One);
         }
 
         return rows.view(shape).MoveToOuterDisposeScope();

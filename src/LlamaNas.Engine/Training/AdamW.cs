@@ -71,7 +71,7 @@ public sealed class AdamW : IDisposable
                 master.mul_(decay);
             }
 
-            var denominator = v.sqrt().div_(sqrtBc2).add_(epsilon);
+            var denominator = v.sqrt().div_(sqrtBc2).add_(epsilon, Modeling.Scalars.One);
             master.addcdiv_(m, denominator, value: step);
             if (!ReferenceEquals(master, p))
             {

@@ -69,7 +69,7 @@ public static class Distillation
         using var t2 = (temperature * temperature).ToScalar();
         var logStudent = F.log_softmax(student.div(t), -1);
         var logTeacher = F.log_softmax(teacher.detach().div(t), -1);
-        var kl = logTeacher.exp().mul(logTeacher - logStudent).sum(-1).mean();
+        var kl = logTeacher.exp().mul(logTeacher.sub(logStudent)).sum(-1).mean();
         return kl.mul(t2).MoveToOuterDisposeScope();
     }
 }

@@ -265,7 +265,7 @@ public sealed class Trainer : IDisposable
         var d = _options.Distillation;
         using var alpha = d.Alpha.ToScalar();
         using var rest = (1 - d.Alpha).ToScalar();
-        return Distillation.KlLoss(logits, teacher, d.Temperature).mul(alpha).add(lm.mul(rest)).MoveToOuterDisposeScope();
+        return Distillation.KlLoss(logits, teacher, d.Temperature).mul(alpha).add(lm.mul(rest), Scalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>
