@@ -98,18 +98,30 @@ public sealed class DistillationTests : IDisposable
     }
 
     [Theory]
-    [InlineData(TrainingStrategy.Sandwich, "inplace")]
-    [InlineData(TrainingStrategy.InstaTune, "inplace")]
-    [InlineData(TrainingStrategy.InstaTune, "teacher")]
-    public void Resuming_a_distilled_run_continues_exactly_like_an_uninterrupted_one(string strategy, string mode)
+    [InlineData(TrainingStrategy.Sandwich, "inplace", false)]
+    [InlineData(TrainingStrategy.InstaTune, "inplace", false)]
+    [InlineData(TrainingStrategy.InstaTune, "teacher", false)]
+    [InlineData(TrainingStrategy.Sandwich, "inplace", true)]
+    public void Resuming_a_distilled_run_continues_exactly_like_an_uninterrupted_one(string strategy, string mode, bool lora)
     {
         var distill = mode == "inplace" ? new DistillationOptions { InPlace = true, Temperature = 2, Alpha = 0.7 } : new DistillationOptions { Teacher = ModelDir, Alpha = 0.5 };
         using var teacher = mode == "teacher" ? LlamaForCausalLM.Load(ModelDir) : null;
         Trainer NewTrainer(LlamaForCausalLM model) => new(model, Stories.Value, Schedule(strategy, model), Options(distill), teacher);
+        LlamaForCausalLM Model()
+        {
+            var model = LlamaForCausalLM.Load(ModelDir);
+            if (lora)
+            {
+                // Elastic LoRA: the adapters (with dropout) are what trains, the full network with them teaches.
+                model.AttachLora(new LoraOptions { Rank = 4, Dropout = 0.2 }, seed: 3);
+            }
+
+            return model;
+        }
 
         var straight = new List<double>();
         byte[] final;
-        using (var model = LlamaForCausalLM.Load(ModelDir))
+        using (var model = Model())
         using (var trainer = NewTrainer(model))
         {
             trainer.Run(progress: new SyncProgress(r => straight.Add(r.Loss)));
@@ -118,7 +130,7 @@ public sealed class DistillationTests : IDisposable
 
         var ckpt = Path.Combine(_dir, "ckpt");
         var resumed = new List<double>();
-        using (var model = LlamaForCausalLM.Load(ModelDir))
+        using (var model = Model())
         using (var trainer = NewTrainer(model))
         {
             resumed.Add(trainer.TrainStep().Loss);
@@ -126,7 +138,7 @@ public sealed class DistillationTests : IDisposable
             trainer.SaveCheckpoint(ckpt);
         }
 
-        using (var model = LlamaForCausalLM.Load(ModelDir))
+        using (var model = Model())
         using (var trainer = NewTrainer(model))
         {
             Assert.True(trainer.TryResume(ckpt));
@@ -156,5 +168,5 @@ public sealed class DistillationTests : IDisposable
     }
 
     private static byte[] Weights(LlamaForCausalLM model) =>
-        [.. model.parameters().SelectMany(p => p.data<float>().ToArray().SelectMany(BitConverter.GetBytes))];
+        [.. model.parameters().Concat(model.LoraAdapters.SelectMany(a => new Tensor[] { a.A, a.B })).SelectMany(p => p.data<float>().ToArray().SelectMany(BitConverter.GetBytes))];
 }
