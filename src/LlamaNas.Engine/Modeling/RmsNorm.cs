@@ -34,9 +34,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = input.to(float32);
-        // x · x, not square(): TorchSharp's square() is pow with a Scalar it creates and leaves to the GC's finalizer,
-        // which raced the native call in long runs (internal error "Unknown scalar type").
-        var normed = x * rsqrt(x.mul(x).mean([-1], keepdim: true).add_(_eps, Scalars.One));
+        // pow with a held 2, not square(): TorchSharp's square() is pow with a Scalar it creates and leaves to the GC's
+        // finalizer, which raced the native call in long runs (internal error "Unknown scalar type"). The same kernel
+        // as square(), so the same bits (x · x rounds differently).
+        var normed = x * rsqrt(x.pow(Scalars.Two).mean([-1], keepdim: true).add_(_eps, Scalars.One));
         return (Slicing.Leading(weight, 0, input.shape[^1]) * normed.to(input.dtype)).MoveToOuterDisposeScope();
     }
 

@@ -11,4 +11,7 @@ namespace LlamaNas.Engine.Modeling;
 internal static class Scalars
 {
     public static Scalar One { get; } = 1.ToScalar();
+
+    /// <summary>The exponent of a square (square() itself makes a Scalar per call).</summary>
+    public static Scalar Two { get; } = 2.ToScalar();
 }

@@ -148,8 +148,8 @@ public static class ImportancePermutation
             }
         }
 
-        /// <summary>t · t: TorchSharp's square() is pow with a Scalar left to the GC's finalizer (see RmsNorm).</summary>
-        private static Tensor Square(Tensor t) => t.mul(t);
+        /// <summary>t² by pow with a held 2: TorchSharp's square() makes a Scalar per call and leaves it to the GC's finalizer (see RmsNorm).</summary>
+        private static Tensor Square(Tensor t) => t.pow(Modeling.Scalars.Two);
 
         private static double[] Host(Tensor t)
         {
