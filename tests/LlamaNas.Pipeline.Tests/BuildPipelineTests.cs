@@ -69,6 +69,10 @@ public sealed class BuildPipelineTests
         var pareto = Search.ParetoDocument.Load(Path.Combine(outDir, "pareto.json"));
         var int8 = pareto.Int8Front!;
         Assert.Equal(pareto.Front.Select(e => e.Index), int8.Evaluations.Select(e => e.Index));
+
+        // The whole super-network is always a candidate (the first evaluation), and it is on both fronts.
+        Assert.Contains(pareto.Front, e => e.Index == 0 && e.Architecture.Depth == 5 && e.Architecture.IntermediateSizes.All(m => m == 172));
+        Assert.Contains(0, int8.Front);
         Assert.Contains("size_gb:int8", int8.Objectives.Select(o => o.Metric));
 
         var selection = Selection.Load(context.SelectionFile);

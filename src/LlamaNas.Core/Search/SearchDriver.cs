@@ -87,9 +87,10 @@ public abstract class SearchDriver
 
         var room = Math.Min(Options.PopulationSize, Options.Budget - _evaluations.Count);
         var proposal = Propose(room);
+        var genes = Options.IncludeExtremes && Batches == 0 ? Extremes().Concat(proposal.Genes) : proposal.Genes;
         var batch = new List<int[]>();
         var keys = new HashSet<IReadOnlyList<int>>(GenesComparer.Instance);
-        foreach (var canonical in proposal.Genes.Select(Space.Canonicalize))
+        foreach (var canonical in genes.Select(Space.Canonicalize))
         {
             if (batch.Count < room && !_evaluated.Contains(canonical) && keys.Add(canonical))
             {
@@ -141,6 +142,10 @@ public abstract class SearchDriver
     protected virtual IReadOnlyList<PopulationMember>? SavePopulation() => null;
 
     protected bool IsEvaluated(IReadOnlyList<int> genes) => _evaluated.Contains(Space.Canonicalize(genes));
+
+    /// <summary>The largest and the smallest gene vectors (every gene at its last, then its first choice).</summary>
+    private IEnumerable<int[]> Extremes() =>
+        [[.. Enumerable.Range(0, Space.GeneCount).Select(Space.UpperBound)], new int[Space.GeneCount]];
 
     /// <summary>Random gene vectors not evaluated yet and distinct from each other.</summary>
     protected List<int[]> RandomUnevaluated(int count) =>

@@ -41,6 +41,12 @@ public sealed record SearchOptions
     /// <summary>k of the k-fold cross-validation that picks each objective's predictor.</summary>
     public int CrossValidationFolds { get; init; } = 5;
 
+    /// <summary>
+    /// The first batch also evaluates the space's largest and smallest sub-networks (every gene at its last and first
+    /// choice), so the front always holds the whole network's quality and the cheapest end, whatever the random draw.
+    /// </summary>
+    public bool IncludeExtremes { get; init; }
+
     internal Nsga2Options Genetic => new() { PopulationSize = PopulationSize, Crossover = Crossover, Mutation = Mutation };
 
     internal void Validate()

@@ -152,7 +152,7 @@ public sealed class BuildContext : IDisposable
             _ => p.TargetTask + ":" + Fingerprints.Path(p.TaskDataDirectory!),
         };
         var search = Key.Of("search", EngineVersion, fineTune, BaseModelKey, seed, Space.Signature(), p.ComputeDtype, task, Invariant(
-            $"limit={p.TaskLimit};algorithm={p.SearchAlgorithm};evaluations={p.SearchEvaluations};population={p.SearchPopulation};speed={p.SpeedObjective};fronts=float,int8"));
+            $"limit={p.TaskLimit};algorithm={p.SearchAlgorithm};evaluations={p.SearchEvaluations};population={p.SearchPopulation};speed={p.SpeedObjective};fronts=float,int8;extremes=true"));
         var select = Key.Of("select", search, Invariant($"budget={p.SizeBudget:R};max_bytes={p.MaxModelBytes};quantization={p.Quantization}"));
         var export = Key.Of("export", EngineVersion, select, p.ModelFolder, "gguf=" + p.GgufType);
         var report = Key.Of("report", EngineVersion, export);

@@ -54,6 +54,10 @@ internal static class SearchStage
                     PopulationSize = p.SearchPopulation,
                     Seed = p.Seed,
                     ReferencePoint = [0],
+
+                    // The whole super-network (and the smallest sub-network) is always a candidate: with INT8 the whole
+                    // network is often the best model within the budget.
+                    IncludeExtremes = true,
                 },
                 OutputDirectory = context.SearchDir,
 

@@ -135,6 +135,12 @@ public static class SearchRun
             ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
             ["reference_point"] = request.ExplicitReference is null ? "auto" : string.Join(',', request.ExplicitReference.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
         };
+        if (options.IncludeExtremes)
+        {
+            // Recorded only when on, so searches saved before the setting existed resume unchanged.
+            d["include_extremes"] = "true";
+        }
+
         foreach (var (key, value) in request.ExtraSettings ?? new Dictionary<string, string>())
         {
             d[key] = value;

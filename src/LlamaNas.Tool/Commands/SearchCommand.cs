@@ -27,15 +27,16 @@ public static class SearchCommand
         var maxBatches = new Option<int?>("--max-batches") { Description = "Stop after this many batches in this run; run the same command again to continue." };
         var quantization = new Option<string>("--quantization") { Description = "int8: once the search has finished, measure every front member's INT8 form and add the re-ranked front to pareto.json (int8_front); none: the float front only.", DefaultValueFactory = _ => "none" };
         quantization.AcceptOnlyFromAmong("none", "int8");
+        var extremes = new Option<bool>("--include-extremes") { Description = "The first batch also evaluates the space's largest and smallest sub-networks (the .nasproj build always does)." };
         var command = new Command("search", "Search the model's sub-networks for the Pareto front of 2 or 3 objectives, evaluating each for real.")
         {
-            algorithm, evaluations, population, inner, seed, reference, output, maxBatches, quantization,
+            algorithm, evaluations, population, inner, seed, reference, output, maxBatches, quantization, extremes,
         };
         evaluator.AddTo(command);
         command.SetAction((result, cancel) =>
         {
             var settings = evaluator.Read(result);
-            var options = ReadOptions(result, algorithm, evaluations, population, inner, seed);
+            var options = ReadOptions(result, algorithm, evaluations, population, inner, seed) with { IncludeExtremes = result.GetValue(extremes) };
             var explicitReference = EvaluatorOptions.Numbers(result.GetValue(reference), "--reference-point", settings.Objectives.Count);
             EvaluatorOptions.Require(result.GetValue(maxBatches) is null or >= 1, "--max-batches", "must be at least 1");
             var run = SearchRun.Execute(

@@ -33,6 +33,31 @@ public class SearchDriverTests
     };
 
     [Theory]
+    [InlineData(SearchAlgorithm.Linas)]
+    [InlineData(SearchAlgorithm.Nsga2)]
+    [InlineData(SearchAlgorithm.Random)]
+    public void With_extremes_the_first_batch_holds_the_whole_network_and_the_smallest_and_stays_full(SearchAlgorithm algorithm)
+    {
+        var largest = Nas.Canonicalize([.. Enumerable.Range(0, Nas.GeneCount).Select(Nas.UpperBound)]);
+        var smallest = Nas.Canonicalize(new int[Nas.GeneCount]);
+        Assert.Equal(32, Nas.Decode(largest).Depth);
+        var with = SearchDriver.Create(Nas, Options(algorithm, 4) with { IncludeExtremes = true });
+        var without = SearchDriver.Create(Nas, Options(algorithm, 4));
+        with.Step(Synthetic);
+        without.Step(Synthetic);
+        var first = with.Evaluations.Select(e => e.Genes).ToList();
+        Assert.Equal(20, first.Count);
+        Assert.Equal(largest, first[0]);
+        Assert.Equal(smallest, first[1]);
+        Assert.DoesNotContain(without.Evaluations, e => e.Genes.SequenceEqual(largest));
+
+        // Later batches propose as usual; the extremes are never proposed twice.
+        with.Run(Synthetic);
+        Assert.Single(with.Evaluations, e => e.Genes.SequenceEqual(largest));
+        Assert.Equal(100, with.Evaluations.Count);
+    }
+
+    [Theory]
     [InlineData(1UL)]
     [InlineData(2UL)]
     [InlineData(3UL)]
