@@ -30,7 +30,8 @@ public sealed record FuzzReport(string Parser, int Cases, int Accepted, IReadOnl
 /// </summary>
 public static class FuzzRun
 {
-    public static readonly TimeSpan CaseTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>Long enough for a case on a 2-core machine running every test assembly at once, short enough to catch a hang.</summary>
+    public static readonly TimeSpan CaseTimeout = TimeSpan.FromSeconds(30);
 
     /// <param name="parser">A name for reports.</param>
     /// <param name="input">The valid input every case mutates.</param>
@@ -51,7 +52,9 @@ public static class FuzzRun
         for (var seed = 0; seed < cases; seed++)
         {
             var (bytes, what) = mutate(seed);
-            var attempt = Task.Run(() => parse(bytes));
+            // A thread of its own: on the thread pool a case could wait for a thread behind other tests' blocking work
+            // (a trivial parse once waited over 10 s that way on the 2-core CI machine) and be taken for a hang.
+            var attempt = Task.Factory.StartNew(() => parse(bytes), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             try
             {
                 if (!attempt.Wait(CaseTimeout))
