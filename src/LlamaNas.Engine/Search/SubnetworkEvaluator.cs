@@ -63,7 +63,13 @@ public sealed class SubnetworkEvaluator
     public SubnetworkEvaluation EvaluateArchitecture(SubnetworkArchitecture arch) => Measure(arch, _ => null);
 
     /// <summary>Measures <paramref name="arch"/>'s objectives, except those <paramref name="known"/> already gives.</summary>
-    private SubnetworkEvaluation Measure(SubnetworkArchitecture arch, Func<int, double?> known)
+    private SubnetworkEvaluation Measure(SubnetworkArchitecture arch, Func<int, double?> known) => Measure(arch, Objectives, SizeModel, known, null);
+
+    /// <summary>
+    /// Measures <paramref name="objectives"/> on <paramref name="arch"/> (its INT8 form with <paramref name="int8"/>),
+    /// except those <paramref name="known"/> already gives; the whole float model is active again afterwards.
+    /// </summary>
+    private SubnetworkEvaluation Measure(SubnetworkArchitecture arch, IReadOnlyList<SubnetworkObjective> objectives, SizeModel sizeModel, Func<int, double?> known, Int8Execution? int8)
     {
         ArgumentNullException.ThrowIfNull(arch);
         var sw = Stopwatch.StartNew();
@@ -71,14 +77,15 @@ public sealed class SubnetworkEvaluator
         _model.ActivateSubnetwork(arch);
         try
         {
-            metrics = [.. Objectives.Select((o, k) => known(k) ?? o.Measure(_model, arch))];
+            using var quantized = int8 is { } execution ? _model.QuantizeActive(execution) : null;
+            metrics = [.. objectives.Select((o, k) => known(k) ?? o.Measure(_model, arch))];
         }
         finally
         {
             _model.ActivateFull();
         }
 
-        return Describe([], arch, metrics, sw.Elapsed.TotalSeconds);
+        return Describe([], arch, metrics, sw.Elapsed.TotalSeconds, objectives, sizeModel);
     }
 
     /// <summary>
@@ -88,21 +95,7 @@ public sealed class SubnetworkEvaluator
     public SubnetworkEvaluation EvaluateInt8(IReadOnlyList<int> genes, Int8Execution execution = Int8Execution.Dequantized)
     {
         var canonical = Space.Canonicalize(genes);
-        var arch = Space.Decode(canonical);
-        var sw = Stopwatch.StartNew();
-        double[] metrics;
-        _model.ActivateSubnetwork(arch);
-        try
-        {
-            using var quantized = _model.QuantizeActive(execution);
-            metrics = [.. Int8Objectives.Select(o => o.Measure(_model, arch))];
-        }
-        finally
-        {
-            _model.ActivateFull();
-        }
-
-        return new SubnetworkEvaluation(canonical, arch, metrics, [.. Int8Objectives.Select((o, k) => o.Spec.ToObjective(metrics[k]))], Space.ParameterCount(arch), Space.SizeBytes(arch, SizeModel.Int8Linear()), sw.Elapsed.TotalSeconds);
+        return Measure(Space.Decode(canonical), Int8Objectives, SizeModel.Int8Linear(), _ => null, execution) with { Genes = canonical };
     }
 
     /// <summary>
@@ -155,15 +148,15 @@ public sealed class SubnetworkEvaluator
     {
         ArgumentNullException.ThrowIfNull(record);
         var arch = Space.Decode(record.Genes);
-        return Describe(record.Genes, arch, [.. Objectives.Select((o, k) => o.Spec.ToMetric(record.Objectives[k]))], seconds);
+        return Describe(record.Genes, arch, [.. Objectives.Select((o, k) => o.Spec.ToMetric(record.Objectives[k]))], seconds, Objectives, SizeModel);
     }
 
-    private SubnetworkEvaluation Describe(IReadOnlyList<int> genes, SubnetworkArchitecture arch, double[] metrics, double? seconds) => new(
+    private SubnetworkEvaluation Describe(IReadOnlyList<int> genes, SubnetworkArchitecture arch, double[] metrics, double? seconds, IReadOnlyList<SubnetworkObjective> objectives, SizeModel sizeModel) => new(
         genes,
         arch,
         metrics,
-        [.. Objectives.Select((o, k) => o.Spec.ToObjective(metrics[k]))],
+        [.. objectives.Select((o, k) => o.Spec.ToObjective(metrics[k]))],
         Space.ParameterCount(arch),
-        Space.SizeBytes(arch, SizeModel),
+        Space.SizeBytes(arch, sizeModel),
         seconds);
 }
