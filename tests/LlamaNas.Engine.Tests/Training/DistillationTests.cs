@@ -68,17 +68,17 @@ public sealed class DistillationTests : IDisposable
     public void An_external_teacher_gets_no_gradient_and_never_changes_while_it_moves_the_student()
     {
         using var teacher = LlamaForCausalLM.Load(ModelDir);
-        var before = Weights(teacher);
+        var before = TrainingTestData.Weights(teacher);
         using var model = LlamaForCausalLM.Load(ModelDir);
-        var start = Weights(model);
+        var start = TrainingTestData.Weights(model);
         using (var trainer = new Trainer(model, Stories.Value, Schedule(TrainingStrategy.Sandwich, model), Options(new DistillationOptions { Teacher = ModelDir }, steps: 2), teacher))
         {
             trainer.Run();
         }
 
-        Assert.Equal(before, Weights(teacher));
+        Assert.Equal(before, TrainingTestData.Weights(teacher));
         Assert.All(teacher.parameters(), p => Assert.Null(p.grad));
-        Assert.NotEqual(start, Weights(model));
+        Assert.NotEqual(start, TrainingTestData.Weights(model));
     }
 
     [Fact]
@@ -89,7 +89,7 @@ public sealed class DistillationTests : IDisposable
             using var model = LlamaForCausalLM.Load(ModelDir);
             using var trainer = new Trainer(model, Stories.Value, Schedule(TrainingStrategy.InstaTune, model), Options(distill, steps: 3));
             trainer.Run();
-            return Weights(model);
+            return TrainingTestData.Weights(model);
         }
 
         var plain = Train(new DistillationOptions());
@@ -119,34 +119,7 @@ public sealed class DistillationTests : IDisposable
             return model;
         }
 
-        var straight = new List<double>();
-        byte[] final;
-        using (var model = Model())
-        using (var trainer = NewTrainer(model))
-        {
-            trainer.Run(progress: new SyncProgress(r => straight.Add(r.Loss)));
-            final = Weights(model);
-        }
-
-        var ckpt = Path.Combine(_dir, "ckpt");
-        var resumed = new List<double>();
-        using (var model = Model())
-        using (var trainer = NewTrainer(model))
-        {
-            resumed.Add(trainer.TrainStep().Loss);
-            resumed.Add(trainer.TrainStep().Loss);
-            trainer.SaveCheckpoint(ckpt);
-        }
-
-        using (var model = Model())
-        using (var trainer = NewTrainer(model))
-        {
-            Assert.True(trainer.TryResume(ckpt));
-            trainer.Run(progress: new SyncProgress(r => resumed.Add(r.Loss)));
-            Assert.Equal(final, Weights(model));
-        }
-
-        Assert.Equal(straight, resumed);
+        TrainingTestData.AssertResumesExactly(Model, NewTrainer, Path.Combine(_dir, "ckpt"), checkpointAt: 2);
     }
 
     [Fact]
@@ -166,7 +139,4 @@ public sealed class DistillationTests : IDisposable
         var error = Assert.Throws<LlamaNasException>(() => new DistillationOptions { InPlace = inPlace, Teacher = teacher, Temperature = temperature, Alpha = alpha }.Validate());
         Assert.Equal(DiagnosticCodes.TrainingInvalidOptions, error.Code);
     }
-
-    private static byte[] Weights(LlamaForCausalLM model) =>
-        [.. model.parameters().Concat(model.LoraAdapters.SelectMany(a => new Tensor[] { a.A, a.B })).SelectMany(p => p.data<float>().ToArray().SelectMany(BitConverter.GetBytes))];
 }

@@ -88,41 +88,8 @@ public sealed class TrainerTests : IDisposable
             return model;
         }
 
-        var straight = new List<double>();
-        byte[] final;
-        using (var model = Model())
-        using (var trainer = new Trainer(model, Stories.Value, Schedule(strategy, model), Options()))
-        {
-            trainer.Run(progress: new SyncProgress(r => straight.Add(r.Loss)));
-            final = Weights(model);
-        }
-
         var ckpt = Path.Combine(_dir, "ckpt");
-        var resumed = new List<double>();
-        using (var model = Model())
-        using (var trainer = new Trainer(model, Stories.Value, Schedule(strategy, model), Options()))
-        {
-            for (var i = 0; i < 4; i++)
-            {
-                resumed.Add(trainer.TrainStep().Loss); // the 4th step's work is lost with the "kill": the checkpoint is at step 3
-                if (trainer.Step == 3)
-                {
-                    trainer.SaveCheckpoint(ckpt);
-                }
-            }
-        }
-
-        resumed.RemoveAt(3);
-        using (var model = Model())
-        using (var trainer = new Trainer(model, Stories.Value, Schedule(strategy, model), Options()))
-        {
-            Assert.True(trainer.TryResume(ckpt));
-            Assert.Equal(3, trainer.Step);
-            trainer.Run(progress: new SyncProgress(r => resumed.Add(r.Loss)));
-            Assert.Equal(final, Weights(model));
-        }
-
-        Assert.Equal(straight, resumed);
+        TrainingTestData.AssertResumesExactly(Model, model => new Trainer(model, Stories.Value, Schedule(strategy, model), Options()), ckpt, checkpointAt: 3);
         Assert.Equal(["latest", "step-0000003"], Directory.EnumerateFileSystemEntries(ckpt).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
@@ -180,9 +147,6 @@ public sealed class TrainerTests : IDisposable
         using var trainer = new Trainer(model, Stories.Value, new StandardSchedule(), Options(50));
         TorchTest.AssertNoLeaks(() => trainer.TrainStep());
     }
-
-    private static byte[] Weights(LlamaForCausalLM model) =>
-        [.. model.TrainableParameters().SelectMany(p => p.Parameter.data<float>().ToArray().SelectMany(BitConverter.GetBytes))];
 
     /// <summary>Step 0 the first architecture, every later step the second.</summary>
     private sealed class FixedSchedule(SubnetworkArchitecture first, SubnetworkArchitecture later) : ISubnetworkSchedule
