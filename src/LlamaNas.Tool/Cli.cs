@@ -27,6 +27,7 @@ public static class Cli
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(EvaluateCommand.Create());
         root.Subcommands.Add(SearchCommand.Create());
+        root.Subcommands.Add(EvaluateShardCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(FinetuneCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());

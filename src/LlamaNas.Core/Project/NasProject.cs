@@ -114,6 +114,30 @@ public sealed record NasProject
     /// <summary>The smallest LlamaNasCachePackageLimit: room for a package's own files beside some payload.</summary>
     public const long MinimumCachePackageLimit = 65_536;
 
+    /// <summary>SearchEvaluation: local, processes, slurm or kubernetes (docs/SCALE-OUT.md); none of the Search* scale-out settings is part of a key.</summary>
+    public string SearchEvaluation { get; init; } = "local";
+
+    public int SearchWorkers { get; init; } = 2;
+
+    /// <summary>Absolute; null when not set (local evaluation).</summary>
+    public string? SearchSharedDirectory { get; init; }
+
+    public string SearchWorkerCommand { get; init; } = "";
+
+    public int SearchShardAttempts { get; init; } = 3;
+
+    public string SearchSlurmOptions { get; init; } = "";
+
+    public string SearchKubernetesImage { get; init; } = "";
+
+    public string SearchKubernetesNamespace { get; init; } = "default";
+
+    public string SearchKubernetesVolumeClaim { get; init; } = "";
+
+    public string SearchKubernetesMountPath { get; init; } = "/llamanas-shared";
+
+    public string SearchKubernetesResources { get; init; } = "";
+
     /// <summary>The declared space (null dimensions are not searched); LLaMA-NAS's space when the project declares none.</summary>
     public required SearchSpaceSpec Space { get; init; }
 

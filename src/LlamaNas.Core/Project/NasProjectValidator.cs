@@ -80,6 +80,21 @@ internal sealed class NasProjectValidator
         var quantization = Choice("Quantization");
         var gguf = Choice("GgufType");
 
+        var evaluation = Choice("SearchEvaluation");
+        var shared = OptionalPath("SearchSharedDirectory", directory: true, mustExist: false);
+        if (evaluation != "local" && shared is null)
+        {
+            Error(DiagnosticCodes.ProjectPropertyRequired, $"SearchEvaluation {evaluation} needs SearchSharedDirectory: a folder the build and every worker can read and write (docs/SCALE-OUT.md).", LocationOf("SearchEvaluation"));
+        }
+
+        foreach (var required in evaluation == "kubernetes" ? new[] { "SearchKubernetesImage", "SearchKubernetesVolumeClaim" } : [])
+        {
+            if (Raw(required).Length == 0)
+            {
+                Error(DiagnosticCodes.ProjectPropertyRequired, $"SearchEvaluation kubernetes needs {required} (docs/SCALE-OUT.md).", LocationOf("SearchEvaluation"));
+            }
+        }
+
         var sizeBudget = Number("SizeBudget", min: double.Epsilon, max: 1);
         var maxBytes = OptionalLong("MaxModelBytes", min: 1);
         var space = Space(config);
@@ -126,6 +141,17 @@ internal sealed class NasProjectValidator
             CacheFeeds = Feeds("LlamaNasCacheFeeds"),
             CacheMode = Choice("LlamaNasCacheMode"),
             CachePackageLimit = Long("LlamaNasCachePackageLimit", min: NasProject.MinimumCachePackageLimit),
+            SearchEvaluation = evaluation,
+            SearchWorkers = Int("SearchWorkers", min: 1),
+            SearchSharedDirectory = shared,
+            SearchWorkerCommand = Raw("SearchWorkerCommand"),
+            SearchShardAttempts = Int("SearchShardAttempts", min: 1),
+            SearchSlurmOptions = Raw("SearchSlurmOptions"),
+            SearchKubernetesImage = Raw("SearchKubernetesImage"),
+            SearchKubernetesNamespace = Raw("SearchKubernetesNamespace"),
+            SearchKubernetesVolumeClaim = Raw("SearchKubernetesVolumeClaim"),
+            SearchKubernetesMountPath = Raw("SearchKubernetesMountPath"),
+            SearchKubernetesResources = Raw("SearchKubernetesResources"),
             Space = space ?? new SearchSpaceSpec { Depths = [1] },
         };
         if (config is not null && space is not null && _errors.Count == 0)

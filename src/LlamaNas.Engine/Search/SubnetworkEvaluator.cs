@@ -151,12 +151,19 @@ public sealed class SubnetworkEvaluator
         return Describe(record.Genes, arch, [.. Objectives.Select((o, k) => o.Spec.ToMetric(record.Objectives[k]))], seconds, Objectives, SizeModel);
     }
 
-    private SubnetworkEvaluation Describe(IReadOnlyList<int> genes, SubnetworkArchitecture arch, double[] metrics, double? seconds, IReadOnlyList<SubnetworkObjective> objectives, SizeModel sizeModel) => new(
-        genes,
-        arch,
-        metrics,
-        [.. objectives.Select((o, k) => o.Spec.ToObjective(metrics[k]))],
-        Space.ParameterCount(arch),
-        Space.SizeBytes(arch, sizeModel),
-        seconds);
+    private SubnetworkEvaluation Describe(IReadOnlyList<int> genes, SubnetworkArchitecture arch, double[] metrics, double? seconds, IReadOnlyList<SubnetworkObjective> objectives, SizeModel sizeModel) =>
+        Describe(Space, [.. objectives.Select(o => o.Spec)], sizeModel, genes, arch, metrics, seconds);
+
+    /// <summary>
+    /// An evaluation from measured <paramref name="metrics"/> (one per objective, in their order): objectives by the
+    /// specs' conversions, parameters and size by <paramref name="space"/>'s analytic counts. Shared with evaluators
+    /// that measure elsewhere (the sharded search's workers), so both describe a measurement identically.
+    /// </summary>
+    public static SubnetworkEvaluation Describe(SearchSpace space, IReadOnlyList<SearchObjective> objectives, SizeModel sizeModel, IReadOnlyList<int> genes, SubnetworkArchitecture arch, IReadOnlyList<double> metrics, double? seconds)
+    {
+        ArgumentNullException.ThrowIfNull(space);
+        ArgumentNullException.ThrowIfNull(objectives);
+        ArgumentNullException.ThrowIfNull(metrics);
+        return new(genes, arch, metrics, [.. objectives.Select((o, k) => o.ToObjective(metrics[k]))], space.ParameterCount(arch), space.SizeBytes(arch, sizeModel), seconds);
+    }
 }

@@ -87,7 +87,11 @@ public abstract class SubnetworkObjective
     /// The objective as measured on a sub-network's INT8 form (<see cref="LlamaForCausalLM.QuantizeActive"/>): a size
     /// objective counts the INT8 export's bytes; every other objective measures the quantized network as it runs.
     /// </summary>
-    public SubnetworkObjective ForInt8() => this is SizeObjective size ? new SizeObjective(new SearchObjective(ObjectiveKind.Size, "int8"), size.Space) : this;
+    public SubnetworkObjective ForInt8() => this is SizeObjective size ? new SizeObjective(Int8Spec(Spec), size.Space) : this;
+
+    /// <summary>The spec of <see cref="ForInt8"/>: a size objective in int8, any other unchanged.</summary>
+    public static SearchObjective Int8Spec(SearchObjective spec) =>
+        spec?.Kind == ObjectiveKind.Size ? new SearchObjective(ObjectiveKind.Size, "int8") : spec ?? throw new ArgumentNullException(nameof(spec));
 
     /// <summary>How a <c>size</c> objective's format (fp32, fp16, bf16, int8; null: fp32) stores tensors.</summary>
     public static SizeModel SizeModelOf(string? format) => format switch

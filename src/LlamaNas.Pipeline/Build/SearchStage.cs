@@ -5,6 +5,8 @@ using LlamaNas.Core.Search;
 using LlamaNas.Engine.Evaluation;
 using LlamaNas.Engine.Modeling;
 using LlamaNas.Engine.Search;
+using LlamaNas.Core.Project;
+using LlamaNas.Pipeline.ScaleOut;
 using LlamaNas.Pipeline.Search;
 
 namespace LlamaNas.Pipeline.Build;
@@ -66,14 +68,15 @@ internal static class SearchStage
 
                 // Task data by content, not by its absolute path: a copied project records the same settings.
                 ExtraSettings = p.TaskDataDirectory is null || p.TargetTask is "perplexity" or "user" ? null : new Dictionary<string, string> { ["data_dir"] = Fingerprints.Path(p.TaskDataDirectory) },
+                ScaleOut = ScaleOut(p),
             },
             log.Output,
             cancel);
         cancel.ThrowIfCancellationRequested();
         log.Progress(BuildPipeline.Invariant($"search: {result.Evaluations.Count} sub-networks evaluated, {result.Front.Count} on the Pareto front"));
 
-        var baseModel = Measure(Evaluator(context, p.BaseModel));
-        var supernet = p.FineTune ? Measure(settings) : baseModel;
+        var baseModel = Measure(Evaluator(context, p.BaseModel), p, log, cancel);
+        var supernet = p.FineTune ? Measure(settings, p, log, cancel) : baseModel;
         AtomicFile.WriteAllText(context.BaselineFile, new Baseline(baseModel, supernet).ToJson());
     }
 
@@ -107,10 +110,34 @@ internal static class SearchStage
         };
     }
 
-    private static BaselineEntry Measure(EvaluatorSettings settings)
+    /// <summary>The project's scale-out settings (docs/SCALE-OUT.md); null for local evaluation.</summary>
+    private static ScaleOutOptions? ScaleOut(NasProject p)
     {
-        using var loaded = settings.Load();
-        var e = loaded.Evaluator.EvaluateArchitecture(loaded.Model.FullArchitecture);
-        return new BaselineEntry(loaded.Evaluator.Objectives.Select((o, k) => (o.Spec.MetricName, e.Metrics[k])).ToDictionary(m => m.MetricName, m => m.Item2), e.Parameters, e.SizeBytes);
+        var mode = ScaleOutOptions.ParseMode(p.SearchEvaluation, "SearchEvaluation");
+        return mode == ScaleOutMode.Local ? null : new ScaleOutOptions
+        {
+            Mode = mode,
+            Workers = p.SearchWorkers,
+            SharedDirectory = p.SearchSharedDirectory ?? "",
+            WorkerCommand = p.SearchWorkerCommand,
+            Attempts = p.SearchShardAttempts,
+            SlurmOptions = p.SearchSlurmOptions,
+            Kubernetes = new KubernetesOptions
+            {
+                Image = p.SearchKubernetesImage,
+                Namespace = p.SearchKubernetesNamespace,
+                VolumeClaim = p.SearchKubernetesVolumeClaim,
+                MountPath = p.SearchKubernetesMountPath,
+                Resources = p.SearchKubernetesResources,
+            },
+        };
+    }
+
+    /// <summary>The whole model on the search's objectives, measured where the search's candidates are.</summary>
+    private static BaselineEntry Measure(EvaluatorSettings settings, NasProject p, BuildLog log, CancellationToken cancel)
+    {
+        using var evaluator = ScaleOut(p) is { } scale ? DistributedEvaluator.Create(settings, scale, p.Seed, null, log.Output, cancel) : (ISearchEvaluator)settings.Load();
+        var e = evaluator.EvaluateWhole();
+        return new BaselineEntry(evaluator.Objectives.Select((o, k) => (o.MetricName, e.Metrics[k])).ToDictionary(m => m.MetricName, m => m.Item2), e.Parameters, e.SizeBytes);
     }
 }

@@ -3,6 +3,7 @@ using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.Evaluation;
 using LlamaNas.Core.Evaluation.Tasks;
 using LlamaNas.Core.IO;
+using LlamaNas.Core.Models;
 using LlamaNas.Core.Search;
 using LlamaNas.Engine.Checkpoints;
 using LlamaNas.Engine.Evaluation;
@@ -107,12 +108,57 @@ public sealed record EvaluatorSettings
         return d;
     }
 
+    /// <summary>Storage format of the reported sizes: the size objective's, else the compute dtype's.</summary>
+    public SizeModel SizeModel => SubnetworkObjective.SizeModelOf(Objectives.FirstOrDefault(o => o.Kind == ObjectiveKind.Size)?.Argument ?? ComputeDtype.Name(Dtype));
+
     /// <summary>
     /// Loads the tasks and texts (data errors first), then the tokenizer, the checkpoint's config and search space
     /// (choice errors, and whatever <paramref name="checkSpace"/> refuses, before any weight is read), then the
     /// weights, and binds the objectives.
     /// </summary>
     public LoadedEvaluator Load(Action<SearchSpace>? checkSpace = null)
+    {
+        var inputs = Prepare(checkSpace);
+        using var checkpoint = LlamaCheckpoint.Open(Model);
+        var model = LlamaForCausalLM.Create(checkpoint.Config, Dtype, checkpoint.Load);
+        try
+        {
+            var resources = new ObjectiveResources
+            {
+                Model = model,
+                Tokenizer = inputs.Tokenizer,
+                Space = inputs.Space,
+                Tasks = inputs.Tasks,
+                Texts = inputs.Texts,
+                PerplexityTokens = PerplexityTokens,
+                Scorer = new ScorerOptions { AddBos = AddBos, MaxLength = MaxLength },
+                MaxLength = MaxLength,
+                Perplexity = Perplexity,
+                Speed = Speed,
+            };
+            var objectives = Objectives.Select(o => SubnetworkObjective.Create(o, resources)).ToList();
+            return new LoadedEvaluator(model, new SubnetworkEvaluator(model, inputs.Space, objectives, SizeModel) { SharePrefixes = SharePrefixes });
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Everything <see cref="Load"/> checks before it reads a weight (tasks, texts, tokenizer, config, space), for an
+    /// evaluator whose weights are loaded elsewhere (the sharded search's workers).
+    /// </summary>
+    public (SearchSpace Space, LlamaConfig Config) LoadSpace(Action<SearchSpace>? checkSpace = null)
+    {
+        var inputs = Prepare(checkSpace);
+        return (inputs.Space, inputs.Space.Base);
+    }
+
+    private sealed record Inputs(Dictionary<string, EvaluationTask> Tasks, Dictionary<string, IReadOnlyList<string>> Texts, ITextTokenizer Tokenizer, SearchSpace Space);
+
+    private Inputs Prepare(Action<SearchSpace>? checkSpace)
     {
         var tasks = new Dictionary<string, EvaluationTask>(StringComparer.Ordinal);
         var texts = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
@@ -145,42 +191,36 @@ public sealed record EvaluatorSettings
         };
         var space = SearchSpace.Create(checkpoint.Config, spec, "search space (--depths, --mlp, --heads, --hidden)");
         checkSpace?.Invoke(space);
-        var model = LlamaForCausalLM.Create(checkpoint.Config, Dtype, checkpoint.Load);
-        try
-        {
-            var resources = new ObjectiveResources
-            {
-                Model = model,
-                Tokenizer = tokenizer,
-                Space = space,
-                Tasks = tasks,
-                Texts = texts,
-                PerplexityTokens = PerplexityTokens,
-                Scorer = new ScorerOptions { AddBos = AddBos, MaxLength = MaxLength },
-                MaxLength = MaxLength,
-                Perplexity = Perplexity,
-                Speed = Speed,
-            };
-            var objectives = Objectives.Select(o => SubnetworkObjective.Create(o, resources)).ToList();
-            var size = Objectives.FirstOrDefault(o => o.Kind == ObjectiveKind.Size)?.Argument ?? ComputeDtype.Name(Dtype);
-            return new LoadedEvaluator(model, new SubnetworkEvaluator(model, space, objectives, SubnetworkObjective.SizeModelOf(size)) { SharePrefixes = SharePrefixes });
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return new Inputs(tasks, texts, tokenizer, space);
     }
 }
 
 /// <summary>The loaded super-network and the evaluator bound to it; disposing frees the model.</summary>
-public sealed class LoadedEvaluator(LlamaForCausalLM model, SubnetworkEvaluator evaluator) : IDisposable
+public sealed class LoadedEvaluator(LlamaForCausalLM model, SubnetworkEvaluator evaluator) : ISearchEvaluator
 {
     public LlamaForCausalLM Model { get; } = model;
 
     public SubnetworkEvaluator Evaluator { get; } = evaluator;
 
     public SearchSpace Space => Evaluator.Space;
+
+    public IReadOnlyList<SearchObjective> Objectives { get; } = [.. evaluator.Objectives.Select(o => o.Spec)];
+
+    public IReadOnlyList<SearchObjective> Int8Objectives { get; } = [.. evaluator.Int8Objectives.Select(o => o.Spec)];
+
+    public SizeModel SizeModel => Evaluator.SizeModel;
+
+    public double[] ReferencePoint() => Evaluator.ReferencePoint();
+
+    public IReadOnlyList<SubnetworkEvaluation> Evaluate(IReadOnlyList<int[]> batch, Action<SubnetworkEvaluation>? done = null) => Evaluator.Evaluate(batch, done);
+
+    public IReadOnlyList<SubnetworkEvaluation> EvaluateInt8(IReadOnlyList<IReadOnlyList<int>> batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return [.. batch.Select(g => Evaluator.EvaluateInt8(g))];
+    }
+
+    public SubnetworkEvaluation EvaluateWhole() => Evaluator.EvaluateArchitecture(Model.FullArchitecture);
 
     public void Dispose() => Model.Dispose();
 }

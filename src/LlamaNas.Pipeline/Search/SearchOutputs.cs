@@ -51,7 +51,7 @@ public sealed class SearchOutputs(string directory)
     }
 
     /// <summary>Writes the state (with <paramref name="settings"/>), then timings and the derived files; pareto.json carries <paramref name="int8Front"/> when given.</summary>
-    public void Write(SearchState state, IReadOnlyDictionary<string, string> settings, SubnetworkEvaluator evaluator, IReadOnlyDictionary<int, double> timings, QuantizedFront? int8Front = null)
+    public void Write(SearchState state, IReadOnlyDictionary<string, string> settings, ISearchEvaluator evaluator, IReadOnlyDictionary<int, double> timings, QuantizedFront? int8Front = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(evaluator);
@@ -98,10 +98,10 @@ public sealed class SearchOutputs(string directory)
         return sb.ToString();
     }
 
-    private static string Evaluations(SearchState state, List<SubnetworkEvaluation> evaluations, IReadOnlyList<SubnetworkObjective> objectives)
+    private static string Evaluations(SearchState state, List<SubnetworkEvaluation> evaluations, IReadOnlyList<SearchObjective> objectives)
     {
         var sb = new StringBuilder("index,batch,genes,depth,hidden,mlp,heads,kv_heads,");
-        sb.Append(string.Join(',', objectives.Select(o => Csv(o.Spec.MetricName)))).Append(",params,size_bytes\n");
+        sb.Append(string.Join(',', objectives.Select(o => Csv(o.MetricName)))).Append(",params,size_bytes\n");
         for (var i = 0; i < evaluations.Count; i++)
         {
             var e = evaluations[i];
@@ -130,7 +130,7 @@ public sealed class SearchOutputs(string directory)
     /// The INT8 re-ranking of a front: <paramref name="quantized"/>[k] is the INT8 evaluation of float evaluation
     /// <paramref name="indices"/>[k] (with its batch); the re-ranked front is the non-dominated set among them.
     /// </summary>
-    public static QuantizedFront RerankedFront(IReadOnlyList<int> indices, IReadOnlyList<int> batches, IReadOnlyList<SubnetworkEvaluation> quantized, IReadOnlyList<SubnetworkObjective> objectives, IReadOnlyList<double> referencePoint)
+    public static QuantizedFront RerankedFront(IReadOnlyList<int> indices, IReadOnlyList<int> batches, IReadOnlyList<SubnetworkEvaluation> quantized, IReadOnlyList<SearchObjective> objectives, IReadOnlyList<double> referencePoint)
     {
         ArgumentNullException.ThrowIfNull(indices);
         ArgumentNullException.ThrowIfNull(batches);
@@ -142,30 +142,30 @@ public sealed class SearchOutputs(string directory)
         return new QuantizedFront
         {
             Scheme = "int8 weight-only: decoder linear weights symmetric per output channel with fp16 scales; embeddings, norms and LM head fp16",
-            Objectives = [.. objectives.Select((o, k) => new ParetoObjective(o.Spec.PortableName, o.Spec.MetricName, o.Spec.MinimisedAs, referencePoint[k]))],
+            Objectives = [.. objectives.Select((o, k) => new ParetoObjective(o.PortableName, o.MetricName, o.MinimisedAs, referencePoint[k]))],
             Evaluations = entries,
             Front = [.. front.Select(k => entries[k].Index)],
         };
     }
 
-    private static ParetoEntry Entry(int index, int batch, SubnetworkEvaluation e, IReadOnlyList<SubnetworkObjective> objectives) => new()
+    private static ParetoEntry Entry(int index, int batch, SubnetworkEvaluation e, IReadOnlyList<SearchObjective> objectives) => new()
     {
         Index = index,
         Batch = batch,
         Genes = e.Genes,
         Architecture = ArchitectureRecord.Of(e.Architecture),
-        Metrics = objectives.Select((o, k) => (o.Spec.MetricName, e.Metrics[k])).ToDictionary(m => m.MetricName, m => m.Item2),
+        Metrics = objectives.Select((o, k) => (o.MetricName, e.Metrics[k])).ToDictionary(m => m.MetricName, m => m.Item2),
         Objectives = e.Objectives,
         Params = e.Parameters,
         SizeBytes = e.SizeBytes,
     };
 
-    private static string Pareto(SearchState state, IReadOnlyDictionary<string, string> settings, List<SubnetworkEvaluation> evaluations, IReadOnlyList<SubnetworkObjective> objectives, QuantizedFront? int8Front) => new ParetoDocument
+    private static string Pareto(SearchState state, IReadOnlyDictionary<string, string> settings, List<SubnetworkEvaluation> evaluations, IReadOnlyList<SearchObjective> objectives, QuantizedFront? int8Front) => new ParetoDocument
     {
         Settings = new SortedDictionary<string, string>(settings.ToDictionary(), StringComparer.Ordinal),
         Evaluations = state.Evaluations.Count,
         Finished = state.Exhausted || state.Evaluations.Count >= state.Options.Budget,
-        Objectives = [.. objectives.Select((o, k) => new ParetoObjective(o.Spec.PortableName, o.Spec.MetricName, o.Spec.MinimisedAs, state.Options.ReferencePoint[k]))],
+        Objectives = [.. objectives.Select((o, k) => new ParetoObjective(o.PortableName, o.MetricName, o.MinimisedAs, state.Options.ReferencePoint[k]))],
         Hypervolume = state.History.Count > 0 ? state.History[^1].Hypervolume : 0,
         Front = [.. Front(state.Evaluations).Select(i => Entry(i, state.Evaluations[i].Batch, evaluations[i], objectives))],
         Int8Front = int8Front,

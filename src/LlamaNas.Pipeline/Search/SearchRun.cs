@@ -30,6 +30,12 @@ public sealed record SearchRequest
 
     /// <summary>Settings recorded besides the evaluator's and the search's (e.g. the build's stage key).</summary>
     public IReadOnlyDictionary<string, string>? ExtraSettings { get; init; }
+
+    /// <summary>Where candidates are evaluated: null in this process, else sharded over workers (docs/SCALE-OUT.md). Never part of the recorded settings: the results are the same.</summary>
+    public ScaleOut.ScaleOutOptions? ScaleOut { get; init; }
+
+    /// <summary>Starts the shards instead of <see cref="ScaleOut"/>'s mode (a host with its own scheduler; tests that stop workers).</summary>
+    public ScaleOut.IShardLauncher? Launcher { get; init; }
 }
 
 /// <summary>What a search run leaves: every evaluation described, its front and where it stands.</summary>
@@ -62,15 +68,15 @@ public static class SearchRun
             CheckSettings(state, described, outputs.StatePath);
         }
 
-        using var loaded = request.Evaluator.Load(space => CheckSpace(state, space, outputs.StatePath));
-        options = options with { ReferencePoint = request.ExplicitReference ?? state?.Options.ReferencePoint ?? loaded.Evaluator.ReferencePoint() };
+        using var loaded = Load(request, space => CheckSpace(state, space, outputs.StatePath), progress, cancel);
+        options = options with { ReferencePoint = request.ExplicitReference ?? state?.Options.ReferencePoint ?? loaded.ReferencePoint() };
         var driver = SearchDriver.Create(loaded.Space, options, state);
         var timings = state is null ? [] : outputs.LoadTimings(state.Evaluations.Count);
         progress.WriteLine(state is null
             ? Invariant($"search: {options.Algorithm.ToString().ToLowerInvariant()} over {loaded.Space.CanonicalCount():N0} sub-networks ({loaded.Space.GeneCount} genes), {options.Budget} evaluations, population {options.PopulationSize}; objectives {described["objectives"]}; reference point [{string.Join(", ", options.ReferencePoint.Select(v => v.ToString("G6", CultureInfo.InvariantCulture)))}]")
             : Invariant($"search: resuming {outputs.StatePath}: {state.Batches} batches, {state.Evaluations.Count}/{options.Budget} evaluations done"));
-        outputs.Write(driver.SaveState(), described, loaded.Evaluator, timings);
-        RunBatches(driver, loaded, request.MaxBatches, timings, progress, () => outputs.Write(driver.SaveState(), described, loaded.Evaluator, timings), cancel);
+        outputs.Write(driver.SaveState(), described, loaded, timings);
+        RunBatches(driver, loaded, request.MaxBatches, timings, progress, () => outputs.Write(driver.SaveState(), described, loaded, timings), cancel);
         if (!driver.IsFinished)
         {
             progress.WriteLine(Invariant($"stopped with {driver.Evaluations.Count}/{options.Budget} evaluations after {driver.Batches} batches; run the same command again to continue."));
@@ -83,33 +89,33 @@ public static class SearchRun
         QuantizedFront? int8Front = null;
         if (driver.IsFinished && !cancel.IsCancellationRequested && request.Quantization == "int8")
         {
-            int8Front = RerankInt8(driver, loaded.Evaluator, progress);
-            outputs.Write(driver.SaveState(), described, loaded.Evaluator, timings, int8Front);
+            int8Front = RerankInt8(driver, loaded, progress);
+            outputs.Write(driver.SaveState(), described, loaded, timings, int8Front);
         }
 
-        var evaluations = driver.Evaluations.Select((r, i) => loaded.Evaluator.Describe(r, timings.TryGetValue(i, out var s) ? s : null)).ToList();
-        return new SearchResult(evaluations, SearchOutputs.Front(driver.Evaluations), driver.History.Count > 0 ? driver.History[^1].Hypervolume : 0, driver.IsFinished, driver.Exhausted, driver.Batches, [.. loaded.Evaluator.Objectives.Select(o => o.Spec)], options) { Int8Front = int8Front };
+        var evaluations = driver.Evaluations.Select((r, i) => loaded.Describe(r, timings.TryGetValue(i, out var s) ? s : null)).ToList();
+        return new SearchResult(evaluations, SearchOutputs.Front(driver.Evaluations), driver.History.Count > 0 ? driver.History[^1].Hypervolume : 0, driver.IsFinished, driver.Exhausted, driver.Batches, loaded.Objectives, options) { Int8Front = int8Front };
     }
 
     /// <summary>Every float front member measured again as its INT8 form, and the front among those.</summary>
-    private static QuantizedFront RerankInt8(SearchDriver driver, SubnetworkEvaluator evaluator, TextWriter progress)
+    private static QuantizedFront RerankInt8(SearchDriver driver, ISearchEvaluator evaluator, TextWriter progress)
     {
         var front = SearchOutputs.Front(driver.Evaluations);
         var sw = Stopwatch.StartNew();
-        var quantized = front.Select(i => evaluator.EvaluateInt8(driver.Evaluations[i].Genes)).ToList();
+        var quantized = evaluator.EvaluateInt8([.. front.Select(i => driver.Evaluations[i].Genes)]);
         var result = SearchOutputs.RerankedFront(front, [.. front.Select(i => driver.Evaluations[i].Batch)], quantized, evaluator.Int8Objectives, driver.Options.ReferencePoint);
         progress.WriteLine(Invariant($"int8: {front.Count} front members quantized and measured in {sw.Elapsed.TotalSeconds:F1} s; {result.Front.Count} on the INT8 front"));
         return result;
     }
 
     /// <summary>Evaluates up to <paramref name="limit"/> batches (fewer when finished or cancelled), recording wall times and reporting each batch.</summary>
-    private static void RunBatches(SearchDriver driver, LoadedEvaluator loaded, int limit, Dictionary<int, double> timings, TextWriter progress, Action batchDone, CancellationToken cancel)
+    private static void RunBatches(SearchDriver driver, ISearchEvaluator evaluator, int limit, Dictionary<int, double> timings, TextWriter progress, Action batchDone, CancellationToken cancel)
     {
         for (var b = 0; b < limit && !driver.IsFinished && !cancel.IsCancellationRequested; b++)
         {
             var sw = Stopwatch.StartNew();
             var next = driver.Evaluations.Count;
-            var stepped = driver.Step(batch => [.. loaded.Evaluator.Evaluate(batch, r => timings[next++] = r.Seconds ?? 0).Select(r => r.Objectives.ToArray())]);
+            var stepped = driver.Step(batch => [.. evaluator.Evaluate(batch, r => timings[next++] = r.Seconds ?? 0).Select(r => r.Objectives.ToArray())]);
             batchDone();
             if (!stepped)
             {
@@ -120,6 +126,15 @@ public static class SearchRun
             var predictors = h.Predictors is null ? string.Empty : "; predictors " + string.Join(", ", h.Predictors.Select(p => Invariant($"{p.Name} (MAPE {p.Mape:P1})")));
             progress.WriteLine(Invariant($"batch {h.Batch}: {h.Evaluations}/{driver.Options.Budget} evaluated, {sw.Elapsed.TotalSeconds:F1} s; hypervolume {h.Hypervolume:G6}; front {SearchOutputs.Front(driver.Evaluations).Count}{predictors}"));
         }
+    }
+
+    /// <summary>The evaluator of <paramref name="request"/>: the super-network in this process, or workers (<see cref="SearchRequest.ScaleOut"/>).</summary>
+    public static ISearchEvaluator Load(SearchRequest request, Action<SearchSpace>? checkSpace, TextWriter progress, CancellationToken cancel)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return request.ScaleOut is { Mode: not ScaleOut.ScaleOutMode.Local } scale
+            ? ScaleOut.DistributedEvaluator.Create(request.Evaluator, scale, request.Options.Seed, checkSpace, progress, cancel, request.Launcher)
+            : request.Evaluator.Load(checkSpace);
     }
 
     /// <summary>The settings saved with the state and in pareto.json: the evaluator's, the search's and the request's extras.</summary>

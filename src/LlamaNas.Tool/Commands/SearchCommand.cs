@@ -17,6 +17,7 @@ public static class SearchCommand
     public static Command Create()
     {
         var evaluator = new EvaluatorOptions();
+        var scaleOut = new ScaleOutCliOptions();
         var algorithm = new Option<string>("--algorithm") { Description = "linas, nsga2 or random.", DefaultValueFactory = _ => "linas" };
         var evaluations = new Option<int>("--evaluations") { Description = "Budget of real evaluations.", DefaultValueFactory = _ => 250 };
         var population = new Option<int>("--population") { Description = "Population: the most sub-networks evaluated per batch.", DefaultValueFactory = _ => 50 };
@@ -33,14 +34,16 @@ public static class SearchCommand
             algorithm, evaluations, population, inner, seed, reference, output, maxBatches, quantization, extremes,
         };
         evaluator.AddTo(command);
+        scaleOut.AddTo(command);
         command.SetAction((result, cancel) =>
         {
             var settings = evaluator.Read(result);
+            var distribution = scaleOut.Read(result);
             var options = ReadOptions(result, algorithm, evaluations, population, inner, seed) with { IncludeExtremes = result.GetValue(extremes) };
             var explicitReference = EvaluatorOptions.Numbers(result.GetValue(reference), "--reference-point", settings.Objectives.Count);
             EvaluatorOptions.Require(result.GetValue(maxBatches) is null or >= 1, "--max-batches", "must be at least 1");
             var run = SearchRun.Execute(
-                new SearchRequest { Evaluator = settings, Options = options, ExplicitReference = explicitReference, OutputDirectory = result.GetValue(output)!, MaxBatches = result.GetValue(maxBatches) ?? int.MaxValue, Quantization = result.GetValue(quantization)! },
+                new SearchRequest { Evaluator = settings, Options = options, ExplicitReference = explicitReference, OutputDirectory = result.GetValue(output)!, MaxBatches = result.GetValue(maxBatches) ?? int.MaxValue, Quantization = result.GetValue(quantization)!, ScaleOut = distribution },
                 result.InvocationConfiguration.Error,
                 cancel);
             var o = result.InvocationConfiguration.Output;
