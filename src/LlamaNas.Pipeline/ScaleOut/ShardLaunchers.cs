@@ -86,8 +86,8 @@ public static class ShardLaunchers
 }
 
 /// <summary>
-/// Worker processes on this machine, all shards at once; each one's output goes to
-/// <c>logs/shard-i.attempt-a.log</c> beside the manifest.
+/// Worker processes on this machine, all shards at once, the cores shared out among them (OMP_NUM_THREADS); each
+/// one's output goes to <c>logs/shard-i.attempt-a.log</c> beside the manifest.
 /// </summary>
 public sealed class ProcessLauncher(string worker) : IShardLauncher
 {
@@ -107,6 +107,14 @@ public sealed class ProcessLauncher(string worker) : IShardLauncher
             {
                 var log = Path.Combine(job.LogsFolder, ScaleOutOptions.Invariant($"shard-{shard}.attempt-{job.Attempt}.log"));
                 var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+
+                // Workers sharing this machine's cores would each start a thread per core and spin against each other;
+                // each gets its share instead, unless the user chose a count.
+                if (!info.Environment.ContainsKey("OMP_NUM_THREADS"))
+                {
+                    info.Environment["OMP_NUM_THREADS"] = Math.Max(1, Environment.ProcessorCount / shards.Count).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
                 info.ArgumentList.Add("-c");
                 info.ArgumentList.Add($"exec {ShardLaunchers.WorkerLine(worker, job.ManifestPath, job, shard)} >{Shell.Quote(log)} 2>&1");
                 var process = Process.Start(info)!;

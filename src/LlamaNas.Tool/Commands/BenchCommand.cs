@@ -25,6 +25,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Train());
         bench.Subcommands.Add(Evaluate());
         bench.Subcommands.Add(SearchBenchCommand.Create());
+        bench.Subcommands.Add(ScaleOutBenchCommand.Create());
         return bench;
     }
 

@@ -29,6 +29,9 @@ public sealed class NasProjectTests
         { "conflicting_data", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>") + Items("<TrainingData Include=\"train.txt\" />") },
         { "duplicate_dimension_and_metadata", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>") + Items("<SearchDimension Include=\"Depth\" Choices=\"3;4\" />", "<SearchDimension Include=\"Depth\" Choices=\"4;5\" />", "<SearchDimension Include=\"MlpWidth\" Choices=\"86;172\" PerLayer=\"true\" Choises=\"1\" />") },
         { "not_xml", "<Project>\n  <PropertyGroup>\n    <BaseModel>x</BaseModel>\n  </PropertyGrop>\n</Project>\n" },
+        { "scale_out_without_shared_folder", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>", "<SearchEvaluation>slurm</SearchEvaluation>") },
+        { "kubernetes_without_image_or_claim", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>", "<SearchEvaluation>kubernetes</SearchEvaluation>", "<SearchSharedDirectory>shared</SearchSharedDirectory>", "<SearchWorkers>0</SearchWorkers>") },
+        { "unknown_evaluation_mode", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>", "<SearchEvaluation>slrum</SearchEvaluation>") },
         { "item_type_typo", Props("<BaseModel>{model}</BaseModel>", "<SelfGeneratedData>true</SelfGeneratedData>") + Items("<SearchDimensions Include=\"Depth\" Choices=\"3;4\" />") },
     };
 
