@@ -18,6 +18,15 @@ public static class Cli
     /// </summary>
     internal static string Model(string model) => HubModels.ResolveIfHubId(model, Console.Error.WriteLine)?.Directory ?? model;
 
+    /// <summary>
+    /// How long Ctrl+C (SIGINT, SIGTERM) waits for a verb to wind down through its cancellation token (save a checkpoint,
+    /// cancel submitted jobs) before the process ends anyway with code 130.
+    /// </summary>
+    private static readonly TimeSpan TerminationGrace = TimeSpan.FromSeconds(30);
+
+    /// <summary>The exit code of a verb stopped by Ctrl+C (128 + SIGINT).</summary>
+    public const int CancelledExitCode = 130;
+
     public static RootCommand Build()
     {
         var root = new RootCommand("llamanas: one-shot neural architecture search that compresses Llama-family LLMs.");
@@ -50,7 +59,13 @@ public static class Cli
                 TorchRuntime.ConfigureThreads(threads);
             }
 
-            return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TerminationGrace }).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C: the verb stopped through its token (work saved, jobs cancelled); the shell's convention for SIGINT.
+            await error.WriteLineAsync("llamanas: cancelled").ConfigureAwait(false);
+            return CancelledExitCode;
         }
         catch (LlamaNasException e)
         {

@@ -80,6 +80,20 @@ public sealed class KubernetesLauncher(string worker, KubernetesOptions options,
             throw new LlamaNasException(DiagnosticCodes.ShardLaunchFailed, $"kubectl apply refused the Job (exit code {code}): {stderr.Trim()}", new DiagnosticLocation(file));
         }
 
+        try
+        {
+            Wait(job, file, progress, cancel);
+        }
+        catch (OperationCanceledException)
+        {
+            // A stopped search leaves no pods behind.
+            ShardLaunchers.CleanUp("kubectl", ["delete", "job", job.Name, "--namespace", options.Namespace, "--wait=false"], progress);
+            throw;
+        }
+    }
+
+    private void Wait(ShardJob job, string file, TextWriter progress, CancellationToken cancel)
+    {
         var results = WorkManifest.ResultsDirectory(job.ManifestPath);
         var sw = Stopwatch.StartNew();
         while (true)

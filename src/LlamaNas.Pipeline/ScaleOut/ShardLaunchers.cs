@@ -41,8 +41,11 @@ public static class ShardLaunchers
         };
     }
 
-    /// <summary>Runs a scheduler command to its end; LNAS1206 when it is not installed.</summary>
-    internal static (int Code, string Out, string Err) Command(string file, IReadOnlyList<string> args, CancellationToken cancel)
+    /// <summary>
+    /// Runs a scheduler command to its end; LNAS1206 when it is not installed. When <paramref name="cancel"/> fires, the
+    /// command is stopped and <paramref name="cancelled"/> sees what it printed so far (e.g. to cancel a submitted job).
+    /// </summary>
+    internal static (int Code, string Out, string Err) Command(string file, IReadOnlyList<string> args, CancellationToken cancel, Action<string>? cancelled = null)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args)
@@ -50,31 +53,68 @@ public static class ShardLaunchers
             info.ArgumentList.Add(a);
         }
 
-        Process process;
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        using var process = new Process { StartInfo = info };
+        process.OutputDataReceived += (_, e) =>
+        {
+            lock (stdout)
+            {
+                stdout.Append(e.Data).Append('\n');
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (stderr)
+            {
+                stderr.Append(e.Data).Append('\n');
+            }
+        };
         try
         {
-            process = Process.Start(info)!;
+            process.Start();
         }
         catch (Win32Exception e)
         {
             throw new LlamaNasException(DiagnosticCodes.ShardLaunchFailed, $"{file} could not be started ({e.Message}); run the search where {file} is on PATH (a login node), or use another --evaluation mode.", new DiagnosticLocation(file), e);
         }
 
-        using (process)
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
         {
-            var stdout = process.StandardOutput.ReadToEndAsync(cancel);
-            var stderr = process.StandardError.ReadToEndAsync(cancel);
-            try
+            process.WaitForExitAsync(cancel).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+
+            // Bounded, and not waiting for the output's end: a grandchild that escaped the kill may hold the pipe open.
+            process.WaitForExit(5000);
+            lock (stdout)
             {
-                process.WaitForExitAsync(cancel).GetAwaiter().GetResult();
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
+                cancelled?.Invoke(stdout.ToString());
             }
 
-            return (process.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
+            throw;
+        }
+
+        // The parameterless wait also drains the asynchronous readers.
+        process.WaitForExit();
+        return (process.ExitCode, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>Runs a clean-up command (scancel, kubectl delete) after a cancellation, best effort: the cancellation is what gets reported.</summary>
+    internal static void CleanUp(string file, IReadOnlyList<string> args, TextWriter progress)
+    {
+        try
+        {
+            var (code, _, err) = Command(file, args, CancellationToken.None);
+            progress.WriteLine(code == 0 ? $"{file} {string.Join(' ', args)}: done" : $"{file} {string.Join(' ', args)} failed: {err.Trim()}");
+        }
+        catch (LlamaNasException e)
+        {
+            progress.WriteLine(e.Diagnostic.ToString());
         }
     }
 
@@ -86,8 +126,10 @@ public static class ShardLaunchers
 }
 
 /// <summary>
-/// Worker processes on this machine, all shards at once, the cores shared out among them (OMP_NUM_THREADS); each
-/// one's output goes to <c>logs/shard-i.attempt-a.log</c> beside the manifest.
+/// Worker processes on this machine, all shards at once; each one's output goes to <c>logs/shard-i.attempt-a.log</c>
+/// beside the manifest. Each keeps the default thread count (the machine's cores), as the search's own process
+/// does: on the CPU the number of threads can change a sum's last bits, so fewer threads per worker would trade
+/// byte-identical results for less contention.
 /// </summary>
 public sealed class ProcessLauncher(string worker) : IShardLauncher
 {
@@ -107,13 +149,6 @@ public sealed class ProcessLauncher(string worker) : IShardLauncher
             {
                 var log = Path.Combine(job.LogsFolder, ScaleOutOptions.Invariant($"shard-{shard}.attempt-{job.Attempt}.log"));
                 var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-
-                // Workers sharing this machine's cores would each start a thread per core and spin against each other;
-                // each gets its share instead, unless the user chose a count.
-                if (!info.Environment.ContainsKey("OMP_NUM_THREADS"))
-                {
-                    info.Environment["OMP_NUM_THREADS"] = Math.Max(1, Environment.ProcessorCount / shards.Count).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                }
 
                 info.ArgumentList.Add("-c");
                 info.ArgumentList.Add($"exec {ShardLaunchers.WorkerLine(worker, job.ManifestPath, job, shard)} >{Shell.Quote(log)} 2>&1");
@@ -191,8 +226,15 @@ public sealed class SlurmLauncher(string worker, string sbatchOptions) : IShardL
         var array = string.Join(',', shards);
         var output = ScaleOutOptions.Invariant($"--output={job.LogsFolder}/shard-%a.attempt-{job.Attempt}.log");
         progress.WriteLine($"sbatch: {job.Manifest.Label}, array tasks {array} of {job.Shards} ({script})");
-        var (code, stdout, stderr) = ShardLaunchers.Command("sbatch", ["--parsable", "--wait", $"--array={array}", output, script], cancel);
-        var jobId = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
+        // On cancellation the array is cancelled too, so no task keeps a GPU for a search that has stopped.
+        var (code, stdout, stderr) = ShardLaunchers.Command("sbatch", ["--parsable", "--wait", $"--array={array}", output, script], cancel, printed =>
+        {
+            if (JobId(printed) is { } id)
+            {
+                ShardLaunchers.CleanUp("scancel", [id], progress);
+            }
+        });
+        var jobId = JobId(stdout);
         if (jobId is null)
         {
             throw new LlamaNasException(DiagnosticCodes.ShardLaunchFailed, $"sbatch did not accept {ScriptName} (exit code {code}): {stderr.Trim()}", new DiagnosticLocation(script));
@@ -200,4 +242,8 @@ public sealed class SlurmLauncher(string worker, string sbatchOptions) : IShardL
 
         progress.WriteLine(ScaleOutOptions.Invariant($"sbatch: job {jobId} ended (exit code {code})"));
     }
+
+    /// <summary>The job id <c>sbatch --parsable</c> prints first (<c>id</c> or <c>id;cluster</c>).</summary>
+    private static string? JobId(string printed) =>
+        printed.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault()?.Split(';')[0];
 }

@@ -35,8 +35,10 @@ public static class SearchCommand
         };
         evaluator.AddTo(command);
         scaleOut.AddTo(command);
-        command.SetAction((result, cancel) =>
+        command.SetAction(async (result, cancel) =>
         {
+            // Off the invoking thread, so that Ctrl+C reaches the search as a cancellation (it cancels workers' jobs).
+            await Task.Yield();
             var settings = evaluator.Read(result);
             var distribution = scaleOut.Read(result);
             var options = ReadOptions(result, algorithm, evaluations, population, inner, seed) with { IncludeExtremes = result.GetValue(extremes) };
@@ -53,7 +55,8 @@ public static class SearchCommand
             {
                 o.WriteLine(Invariant($"after INT8: {int8.Front.Count} of the {int8.Evaluations.Count} front members stay on the front: #{string.Join(", #", int8.Front)} (pareto.json, int8_front)"));
             }
-            return Task.FromResult(0);
+
+            return cancel.IsCancellationRequested ? Cli.CancelledExitCode : 0;
         });
         return command;
     }

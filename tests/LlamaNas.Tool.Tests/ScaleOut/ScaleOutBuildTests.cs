@@ -15,11 +15,12 @@ public sealed class ScaleOutBuildTests
         string Project(string folder, string extra) => dir.Write(
             Path.Combine(folder, TinyProject.FileName),
             TinyProject.Text(evaluations: 8, extraProperties: "\n    <GgufType>none</GgufType>" + extra).Replace("<LlamaNasCacheDirectory>cache</LlamaNasCacheDirectory>", "<LlamaNasCacheDirectory>../cache</LlamaNasCacheDirectory>", StringComparison.Ordinal));
-        var local = await CliRunner.Run("build", Project("local", ""));
+        // Both builds as their own processes, computing with the same thread count as the workers.
+        var local = await ToolProcess.Run(["build", Project("local", "")]);
         Assert.True(local.Code == 0, local.Err);
 
         var sharded = Project("sharded", $"\n    <SearchEvaluation>processes</SearchEvaluation>\n    <SearchWorkers>3</SearchWorkers>\n    <SearchSharedDirectory>../shared</SearchSharedDirectory>\n    <SearchWorkerCommand>dotnet {typeof(Cli).Assembly.Location}</SearchWorkerCommand>");
-        var (code, output, error) = await CliRunner.Run("build", sharded);
+        var (code, output, error) = await ToolProcess.Run(["build", sharded]);
         Assert.True(code == 0, error);
         Assert.DoesNotContain("stage finetune: running", output, StringComparison.Ordinal);
         foreach (var file in new[] { "bin/Debug/pareto.json", "bin/Debug/evaluations.csv", "bin/Debug/model/model.safetensors", "obj/Debug/llamanas/search/baseline.json" })
@@ -34,7 +35,7 @@ public sealed class ScaleOutBuildTests
         Assert.Equal(2, labels.Count(l => l == "whole"));
 
         // Where candidates are evaluated is not part of any key: switching back to local rebuilds nothing.
-        var again = await CliRunner.Run("build", Project("sharded", ""));
+        var again = await ToolProcess.Run(["build", Project("sharded", "")]);
         Assert.True(again.Code == 0, again.Err);
         Assert.DoesNotContain(": running", again.Out, StringComparison.Ordinal);
     }

@@ -12,7 +12,10 @@ public sealed class SingleProcessSearch : IDisposable
         // A few hundred tokens of held-out TinyStories: enough to rank sub-networks, quick to score.
         Text = Dir.Write("valid.txt", File.ReadAllText(SharedData.Path("data", "tinystories", "valid-head-a.txt"))[..2500]);
         Output = Dir.File("local");
-        var (code, _, error) = CliRunner.Run(Args(Output)).GetAwaiter().GetResult();
+
+        // As its own process, like the workers: libtorch's thread count in this test process depends on which tests
+        // ran before (--threads), and the thread count can change a sum's last bits.
+        var (code, _, error) = ToolProcess.Run(Args(Output)).GetAwaiter().GetResult();
         Assert.True(code == 0, error);
     }
 
@@ -42,7 +45,7 @@ public sealed class ScaleOutSearchTests(SingleProcessSearch local) : IClassFixtu
 
     private readonly TempDir _dir = new();
 
-    private static string Tool => typeof(Cli).Assembly.Location;
+    private static string Tool => ToolProcess.Tool;
 
     private static string Worker => $"dotnet {Tool}";
 
@@ -65,7 +68,7 @@ public sealed class ScaleOutSearchTests(SingleProcessSearch local) : IClassFixtu
     {
         var shared = _dir.File("shared");
         var output = _dir.File("sharded");
-        var (code, _, error) = await CliRunner.Run(local.Args(output, "--evaluation", "processes", "--workers", "2", "--shared-dir", shared, "--worker-command", Worker));
+        var (code, _, error) = await ToolProcess.Run(local.Args(output, "--evaluation", "processes", "--workers", "2", "--shared-dir", shared, "--worker-command", Worker));
         Assert.True(code == 0, error);
         AssertSameAsLocal(output);
 
@@ -79,7 +82,7 @@ public sealed class ScaleOutSearchTests(SingleProcessSearch local) : IClassFixtu
         // The same search again (a driver restarted after a crash): every result is found, no worker is started.
         var logs = Files(shared, "*.log").Length;
         var again = _dir.File("again");
-        var rerun = await CliRunner.Run(local.Args(again, "--evaluation", "processes", "--workers", "2", "--shared-dir", shared, "--worker-command", Worker));
+        var rerun = await ToolProcess.Run(local.Args(again, "--evaluation", "processes", "--workers", "2", "--shared-dir", shared, "--worker-command", Worker));
         Assert.True(rerun.Code == 0, rerun.Err);
         Assert.Equal(logs, Files(shared, "*.log").Length);
         AssertSameAsLocal(again);
@@ -104,7 +107,7 @@ public sealed class ScaleOutSearchTests(SingleProcessSearch local) : IClassFixtu
         var marker = _dir.File("killed-once");
         var shared = _dir.File("shared");
         var output = _dir.File("sharded");
-        var (code, _, error) = await Driver(
+        var (code, _, error) = await ToolProcess.Run(
             local.Args(output, "--evaluation", "processes", "--workers", "2", "--shared-dir", shared, "--worker-command", $"bash {killer} {Worker}"),
             new Dictionary<string, string> { ["KILL_MARKER"] = marker });
         Assert.True(code == 0, error);
@@ -142,7 +145,7 @@ public sealed class ScaleOutSearchTests(SingleProcessSearch local) : IClassFixtu
         var output = _dir.File("sharded");
 
         // No --worker-command: the driver runs as the tool itself, so its workers run the same tool.
-        var (code, _, error) = await Driver(local.Args(output, "--evaluation", "slurm", "--workers", "3", "--shared-dir", shared, "--slurm-options", "--time=00:10:00"), new Dictionary<string, string> { ["PATH"] = bin });
+        var (code, _, error) = await ToolProcess.Run(local.Args(output, "--evaluation", "slurm", "--workers", "3", "--shared-dir", shared, "--slurm-options", "--time=00:10:00"), new Dictionary<string, string> { ["PATH"] = bin });
         Assert.True(code == 0, error);
         AssertSameAsLocal(output);
         var script = File.ReadAllText(Files(shared, SlurmLauncher.ScriptName)[0]);
@@ -176,7 +179,7 @@ public sealed class ScaleOutSearchTests(SingleProcessSearch local) : IClassFixtu
             esac
             """);
         var output = _dir.File("sharded");
-        var (code, _, error) = await Driver(
+        var (code, _, error) = await ToolProcess.Run(
             local.Args(output, "--evaluation", "kubernetes", "--workers", "2", "--shared-dir", shared, "--k8s-image", "example/llamanas:0.1.0", "--k8s-volume-claim", "nas-shared", "--k8s-mount-path", "/mnt/nas"),
             new Dictionary<string, string> { ["PATH"] = bin });
         Assert.True(code == 0, error);
@@ -187,9 +190,44 @@ public sealed class ScaleOutSearchTests(SingleProcessSearch local) : IClassFixtu
     [Fact]
     public async Task Without_its_scheduler_the_search_says_so()
     {
-        var (code, _, error) = await Driver(local.Args(_dir.File("out"), "--evaluation", "slurm", "--shared-dir", _dir.File("shared")), new Dictionary<string, string> { ["PATH"] = _dir.Path });
+        var (code, _, error) = await ToolProcess.Run(local.Args(_dir.File("out"), "--evaluation", "slurm", "--shared-dir", _dir.File("shared")), new Dictionary<string, string> { ["PATH"] = _dir.Path });
         Assert.Equal(1, code);
         Assert.Contains("error LNAS1206: sbatch could not be started", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_stopped_search_cancels_its_slurm_array()
+    {
+        // sbatch submits (prints the job id), then waits for an array that never ends; scancel records what it cancels.
+        var submitted = _dir.File("submitted");
+        var cancelled = _dir.File("cancelled.txt");
+        FakeScheduler("scancel", $"#!/bin/bash\necho \"$*\" > {cancelled}\n");
+        var bin = FakeScheduler("sbatch", $"#!/bin/bash\nexec 2>>{_dir.File("sbatch.err")}\necho 777\ntouch {submitted}\nexec sleep 300\n");
+        var info = new ProcessStartInfo("dotnet", [Tool, .. local.Args(_dir.File("out"), "--evaluation", "slurm", "--shared-dir", _dir.File("shared"))]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["PATH"] = bin;
+        using var driver = Process.Start(info)!;
+        var stdout = driver.StandardOutput.ReadToEndAsync();
+        var stderr = driver.StandardError.ReadToEndAsync();
+        var waited = Stopwatch.StartNew();
+        while (!File.Exists(submitted) && !driver.HasExited && waited.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            Thread.Sleep(50);
+        }
+
+        // Ctrl+C, as on a login node.
+        using (var interrupt = Process.Start("kill", ["-INT", driver.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            interrupt.WaitForExit();
+        }
+
+        Assert.True(driver.WaitForExit(TimeSpan.FromMinutes(1)), "the search did not stop");
+        var log = await stderr;
+        Assert.True(File.Exists(submitted), "the search never submitted: " + log + string.Join(", ", Directory.GetFileSystemEntries(_dir.Path)) + (File.Exists(_dir.File("sbatch.err")) ? File.ReadAllText(_dir.File("sbatch.err")) : ""));
+        Assert.Equal(Cli.CancelledExitCode, driver.ExitCode);
+        Assert.Contains("llamanas: cancelled", log, StringComparison.Ordinal);
+        Assert.True(File.Exists(cancelled), "scancel was not run: " + log + await stdout);
+        Assert.Equal("777", File.ReadAllText(cancelled).Trim());
+        Assert.Contains("scancel 777: done", log, StringComparison.Ordinal);
     }
 
     /// <summary>A folder holding the stand-in <paramref name="name"/>, ahead of the real PATH.</summary>
@@ -201,22 +239,7 @@ public sealed class ScaleOutSearchTests(SingleProcessSearch local) : IClassFixtu
         {
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
+
         return bin + ":" + Environment.GetEnvironmentVariable("PATH");
-    }
-
-    /// <summary>The search as its own process (the tool, as on a login node), with <paramref name="environment"/> set.</summary>
-    private static async Task<(int Code, string Out, string Err)> Driver(string[] args, IReadOnlyDictionary<string, string> environment)
-    {
-        var info = new ProcessStartInfo("dotnet", [Tool, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var (key, value) in environment)
-        {
-            info.Environment[key] = value;
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout, await stderr);
     }
 }
