@@ -30,6 +30,7 @@ public static class TorchRuntime
     private static readonly Lock Gate = new();
     private static TorchRuntimeStatus? _status;
     private static int? _threads;
+    private static int _defaultThreads;
 
     /// <summary>
     /// Intra-op threads for libtorch (null: its default, one per core). Fewer threads help tiny models and machines
@@ -49,6 +50,21 @@ public static class TorchRuntime
             {
                 torch.set_num_threads(threads);
             }
+        }
+    }
+
+    /// <summary>
+    /// Sets the calling thread's intra-op thread count to the configured one (else libtorch's default as first seen).
+    /// OpenMP keeps that count per OS thread, and the number of threads can change the last bits of a sum: a thread
+    /// that once ran with another count (one of a test host's pooled threads, say) would otherwise measure slightly
+    /// differently. Evaluations that must be reproducible call this on the thread that runs them.
+    /// </summary>
+    public static void ApplyThreads()
+    {
+        EnsureInitialized();
+        lock (Gate)
+        {
+            torch.set_num_threads(_threads ?? _defaultThreads);
         }
     }
 
@@ -82,6 +98,7 @@ public static class TorchRuntime
             string version;
             try
             {
+                _defaultThreads = torch.get_num_threads();
                 if (_threads is { } n)
                 {
                     torch.set_num_threads(n);

@@ -178,7 +178,8 @@ public sealed record EvaluatorSettings
             }
         }
 
-        TorchRuntime.EnsureInitialized();
+        // The search and its workers measure on the thread that loads: with the same thread count wherever they run.
+        TorchRuntime.ApplyThreads();
         var tokenizer = TokenizerLoader.LoadForModel(Model);
         using var checkpoint = LlamaCheckpoint.Open(Model);
         var defaults = SearchSpaceSpec.LlamaNas(checkpoint.Config);
