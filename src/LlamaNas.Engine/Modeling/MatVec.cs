@@ -22,6 +22,8 @@ internal static unsafe partial class MatVec
 
     private const int Block = 32;
 
+    private const int PartsPerThread = 4;
+
     /// <summary>The input row in fp32, bf16 inputs deinterleaved per block of 32 (see <see cref="Bf16Rows"/>).</summary>
     [ThreadStatic]
     private static float[]? _row;
@@ -75,16 +77,17 @@ internal static unsafe partial class MatVec
             var ldw = weight.stride(0);
             var bf16 = weight.dtype == ScalarType.BFloat16;
             var wide = fp32Result && bf16;
-            var parts = (long)n * k >= ParallelMinimumWeights ? Math.Min(get_num_threads(), n / 4) : 1;
-            if (parts <= 1)
+            var threads = (long)n * k >= ParallelMinimumWeights ? get_num_threads() : 1;
+            if (threads <= 1)
             {
                 Rows(bf16, wide, w, ldw, inputRow, k, output, 0, n);
             }
             else
             {
-                // Split on multiples of 4 rows, the kernels' unit.
-                var chunk = ((n / parts) + 3) / 4 * 4;
-                RowWorkers.Run(parts, p =>
+                // A few parts per thread, each a multiple of 4 rows (the kernels' unit), so that a thread slowed down by
+                // other work on the machine leaves the rest to the others.
+                var chunk = (((n + (PartsPerThread * threads) - 1) / (PartsPerThread * threads)) + 3) / 4 * 4;
+                RowWorkers.Run((n + chunk - 1) / chunk, threads, p =>
                     Rows(bf16, wide, w, ldw, inputRow, k, output, p * chunk, Math.Min(n, (p + 1) * chunk)));
             }
         }

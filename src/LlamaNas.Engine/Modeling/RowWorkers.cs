@@ -5,7 +5,8 @@ namespace LlamaNas.Engine.Modeling;
 /// <summary>
 /// Helper threads for <see cref="MatVec"/>'s products, which come every few tens of microseconds in a decoding step:
 /// a helper spins for the next job for up to <see cref="SpinSeconds"/> before it sleeps, since waking a sleeping
-/// thread (or a thread-pool task) per product costs about as much as the product itself.
+/// thread (or a thread-pool task) per product costs about as much as the product itself. Parts are claimed one at a
+/// time, so a helper the system deschedules (a busy machine) delays its own part only, not a fixed share.
 /// </summary>
 internal static class RowWorkers
 {
@@ -16,17 +17,14 @@ internal static class RowWorkers
     private static int _busy;
     private static int _helpers;
     private static long _generation;
-    private static int _pending;
     private static int _sleepers;
-    private static int _parts;
-    private static Action<int>? _job;
+    private static Job? _current;
 
     /// <summary>
-    /// Runs <paramref name="body"/>(0 … parts − 1), part 0 on the calling thread and the others on helpers, and
-    /// returns when all are done. Every helper takes part in every run (those past the parts only count themselves
-    /// done), so none can fall a run behind. While another thread's run is in progress, all parts run on the caller.
+    /// Runs <paramref name="body"/>(0 … parts − 1) on the calling thread and up to <paramref name="threads"/> − 1
+    /// helpers, and returns when all parts are done. While another thread's run is in progress, all parts run on the caller.
     /// </summary>
-    public static void Run(int parts, Action<int> body)
+    public static void Run(int parts, int threads, Action<int> body)
     {
         if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
@@ -40,7 +38,7 @@ internal static class RowWorkers
 
         try
         {
-            Dispatch(parts, body);
+            Dispatch(new Job(parts, body), threads - 1);
         }
         finally
         {
@@ -48,21 +46,19 @@ internal static class RowWorkers
         }
     }
 
-    private static void Dispatch(int parts, Action<int> body)
+    private static void Dispatch(Job job, int helpers)
     {
         lock (Gate)
         {
-            while (_helpers < parts - 1)
+            while (_helpers < helpers)
             {
                 var index = ++_helpers;
                 var current = Volatile.Read(ref _generation);
-                new Thread(() => Help(index, current)) { IsBackground = true, Name = $"matvec-{index}" }.Start();
+                new Thread(() => Help(current)) { IsBackground = true, Name = $"matvec-{index}" }.Start();
             }
         }
 
-        _job = body;
-        _parts = parts;
-        Volatile.Write(ref _pending, _helpers);
+        Volatile.Write(ref _current, job);
         Interlocked.Increment(ref _generation);
         if (Volatile.Read(ref _sleepers) > 0)
         {
@@ -72,9 +68,9 @@ internal static class RowWorkers
             }
         }
 
-        body(0);
+        job.Work();
         var spins = 0;
-        while (Volatile.Read(ref _pending) > 0)
+        while (!job.Finished)
         {
             if (++spins % 64 == 0)
             {
@@ -85,11 +81,9 @@ internal static class RowWorkers
                 Thread.SpinWait(8);
             }
         }
-
-        _job = null;
     }
 
-    private static void Help(int index, long seen)
+    private static void Help(long seen)
     {
         while (true)
         {
@@ -115,12 +109,26 @@ internal static class RowWorkers
             }
 
             seen = Volatile.Read(ref _generation);
-            if (index < _parts)
-            {
-                _job!(index);
-            }
+            // A helper that wakes late may hold an earlier, finished job: it finds no part left to claim.
+            Volatile.Read(ref _current)?.Work();
+        }
+    }
 
-            Interlocked.Decrement(ref _pending);
+    private sealed class Job(int parts, Action<int> body)
+    {
+        private int _next;
+        private int _done;
+
+        public bool Finished => Volatile.Read(ref _done) == parts;
+
+        public void Work()
+        {
+            int p;
+            while ((p = Interlocked.Increment(ref _next) - 1) < parts)
+            {
+                body(p);
+                Interlocked.Increment(ref _done);
+            }
         }
     }
 }
