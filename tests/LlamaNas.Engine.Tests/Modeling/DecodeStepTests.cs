@@ -53,6 +53,32 @@ public class DecodeStepTests
         }
     }
 
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("bf16")]
+    public void One_row_norm_and_rope_equal_the_batched_computation(string dtype)
+    {
+        var scalarType = ComputeDtype.Parse(dtype);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(5);
+        using var norm = new RmsNorm(72, 1e-5, scalarType);
+        norm.Weight.normal_(1.0, 0.3, generator);
+        var x = randn([1, 1, 72], generator: generator).to(scalarType);
+        // Two rows go through libtorch's calls, one row through the single-pass loop.
+        var batched = norm.forward(cat([x, x], 0))[0];
+        var single = norm.forward(x)[0];
+        var normTolerance = scalarType == ScalarType.Float32 ? 1e-6 : 0.01; // the mean of squares is summed in another order
+        Assert.True((batched.to(float32) - single.to(float32)).abs().max().item<float>() <= normTolerance * batched.to(float32).abs().max().item<float>());
+
+        var q = randn([1, 1, 6, 16], generator: generator).to(scalarType).transpose(1, 2); // [B, H, 1, D] as attention has it
+        var angles = randn([1, 1, 1, 16], generator: generator);
+        var (cos, sin) = (angles.cos().to(scalarType), angles.sin().to(scalarType));
+        var rotated = RotaryEmbedding.Apply(q, cos, sin);
+        var twice = RotaryEmbedding.Apply(cat([q, q], 2), cat([cos, cos], 2), cat([sin, sin], 2)).narrow(2, 0, 1);
+        Assert.True(rotated.eq(twice).all().item<bool>(), "RoPE of one position differs from libtorch's");
+    }
+
     [Fact]
     public void A_step_of_a_padded_batch_equals_each_row_alone()
     {
