@@ -29,6 +29,28 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public async Task The_decode_benchmark_writes_the_timed_random_models_as_gguf()
+    {
+        var folder = Directory.CreateTempSubdirectory("llamanas-bench-gguf-").FullName;
+        try
+        {
+            var (rc, output, error) = await CliRunner.Run(
+                "bench", "decode", "--config", SharedData.Stories260K, "--seq", "8", "--reps", "1", "--warmup", "0", "--dtype", "fp32,bf16", "--gguf", folder);
+            Assert.True(rc == 0, error);
+            Assert.Matches(@"\| bf16 \| float \| [\d.]+ \| [\d.]+ \| \d+ \|", output);
+            foreach (var dtype in new[] { "fp32", "bf16" })
+            {
+                var gguf = Engine.Export.GgufFile.Open(Path.Combine(folder, $"random-{dtype}.gguf"));
+                Assert.NotEmpty(gguf.Tensors);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_training_benchmark_times_each_distillation_mode()
     {
         var (rc, output, error) = await CliRunner.Run(

@@ -82,6 +82,11 @@ public sealed class LlamaAttention : nn.Module
             (k, v) = cache.Append(layerIndex, k, v);
         }
 
+        if (t == 1 && DecodeAttention.Applies(q, k, v, mask))
+        {
+            return DecodeAttention.Forward(q, k, v, mask).MoveToOuterDisposeScope();
+        }
+
         if (g != h)
         {
             k = k.repeat_interleave(h / g, dim: 1);

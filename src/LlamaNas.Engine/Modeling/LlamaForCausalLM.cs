@@ -4,7 +4,6 @@ using LlamaNas.Core.Search;
 using LlamaNas.Engine.Checkpoints;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace LlamaNas.Engine.Modeling;
 
@@ -247,8 +246,9 @@ public sealed partial class LlamaForCausalLM : nn.Module
     {
         using var scope = NewDisposeScope();
         var d = hidden.shape[^1];
-        var logits = lm_head is null ? F.linear(hidden, Slicing.Leading(model.EmbedTokens.Weight, 1, d)) : Slicing.Linear(hidden, lm_head, Config.VocabSize, d, _lmHeadLora);
-        if (lm_head is null && model.EmbedTokens.Lora is { } tied)
+        var tiedLora = lm_head is null ? model.EmbedTokens.Lora : null;
+        var logits = lm_head is null ? MatVec.Linear(hidden, Slicing.Leading(model.EmbedTokens.Weight, 1, d), fp32Result: tiedLora is null) : Slicing.Linear(hidden, lm_head, Config.VocabSize, d, _lmHeadLora);
+        if (tiedLora is { } tied)
         {
             logits = logits.add(tied.Forward(hidden, Config.VocabSize, d), Scalars.One);
         }

@@ -71,9 +71,45 @@ public sealed class RotaryEmbedding
     /// <summary>x·cos + rotate_half(x)·sin for x of shape [B, H, T, D].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        if (x.shape[2] == 1 && DecodeRow.Applies(cos, x) && DecodeRow.Applies(sin, x) && x.stride(3) == 1)
+        {
+            return ApplyAtOnePosition(x, cos, sin);
+        }
+
         using var scope = NewDisposeScope();
         var half = x.shape[^1] / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
         return (x * cos).add(rotated * sin, Scalars.One).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="Apply"/> for one position per row (a decoding step; cos and sin [1, 1, 1, D]) in one loop instead of
+    /// seven libtorch calls, rounding where they round: x·cos and rotate_half(x)·sin each, then their sum.
+    /// </summary>
+    private static unsafe Tensor ApplyAtOnePosition(Tensor x, Tensor cos, Tensor sin)
+    {
+        int batch = (int)x.shape[0], heads = (int)x.shape[1], dim = (int)x.shape[3], half = dim / 2;
+        var output = empty(x.shape, x.dtype);
+        var bf16 = x.dtype == ScalarType.BFloat16;
+        long size = bf16 ? 2 : 4, rowStride = x.stride(0), headStride = x.stride(1);
+        byte* source = (byte*)MatVec.Data(x), target = (byte*)MatVec.Data(output);
+        void* c = (void*)MatVec.Data(cos), s = (void*)MatVec.Data(sin);
+        for (var b = 0; b < batch; b++)
+        {
+            for (var h = 0; h < heads; h++)
+            {
+                var row = source + (((b * rowStride) + (h * headStride)) * size);
+                var result = target + ((((long)b * heads) + h) * dim * size);
+                for (var i = 0; i < dim; i++)
+                {
+                    var rotated = i < half ? -DecodeRow.Load(row, bf16, i + half) : DecodeRow.Load(row, bf16, i - half);
+                    var sum = DecodeRow.Round(DecodeRow.Load(row, bf16, i) * DecodeRow.Load(c, bf16, i), bf16)
+                        + DecodeRow.Round(rotated * DecodeRow.Load(s, bf16, i), bf16);
+                    DecodeRow.Store(result, bf16, i, sum);
+                }
+            }
+        }
+
+        return output;
     }
 }

@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using LlamaNas.Engine.Quantization;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace LlamaNas.Engine.Modeling;
 
@@ -25,7 +24,7 @@ internal static class Slicing
         using var dequantized = Int8Forms.TryGetValue(layer, out var int8)
             ? Int8Weights.Dequantize(Leading(Leading(int8.Weight, 0, outFeatures), 1, inFeatures), Leading(int8.Scale, 0, outFeatures), x.dtype)
             : null;
-        var y = F.linear(
+        var y = MatVec.Linear(
             x,
             dequantized ?? Leading(Leading(layer.weight!, 0, outFeatures), 1, inFeatures),
             layer.bias is { } bias ? Leading(bias, 0, outFeatures) : null);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using LlamaNas.Core.Models;
 using LlamaNas.Engine.Evaluation;
+using LlamaNas.Engine.Export;
 using LlamaNas.Core.Evaluation.Tasks;
 using LlamaNas.Core.Measurement;
 using LlamaNas.Engine.Modeling;
@@ -42,7 +43,8 @@ public static class BenchCommand
         var reps = new Option<int>("--reps") { Description = "Timed repetitions.", DefaultValueFactory = _ => 5 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions.", DefaultValueFactory = _ => 2 };
         var int8 = new Option<string>("--int8") { Description = "Comma-separated weight forms to time: none (float), dequantized (INT8 dequantized once, as the search's INT8 evaluation runs), on-the-fly (INT8 dequantized in every forward).", DefaultValueFactory = _ => "none" };
-        var command = new Command(name, description) { config, seq, batch, dtypes, reps, warmup, int8 };
+        var gguf = new Option<string?>("--gguf") { Description = "Also write each random-init model as <folder>/random-<dtype>.gguf, so that llama.cpp can be timed on the same weights (docs/BENCHMARKS.md)." };
+        var command = new Command(name, description) { config, seq, batch, dtypes, reps, warmup, int8, gguf };
         command.SetAction(result =>
         {
             var o = result.InvocationConfiguration.Output;
@@ -63,6 +65,14 @@ public static class BenchCommand
             foreach (var dtype in result.GetValue(dtypes)!.Split(',').Select(ComputeDtype.Parse))
             {
                 using var model = LlamaForCausalLM.CreateRandom(cfg, dtype, seed: 0);
+                if (result.GetValue(gguf) is { } folder)
+                {
+                    Directory.CreateDirectory(folder);
+                    var exportDtype = ModelExporter.ParseDType(ComputeDtype.Name(dtype));
+                    var written = ModelExporter.Export(model, Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!, Path.Combine(folder, $"random-{ComputeDtype.Name(dtype)}.gguf"), new ExportOptions { Format = ExportFormat.Gguf, DType = exportDtype });
+                    o.WriteLine($"wrote {written.Path}");
+                }
+
                 foreach (var form in forms)
                 {
                     using var quantized = form is { } execution ? model.QuantizeActive(execution) : null;
