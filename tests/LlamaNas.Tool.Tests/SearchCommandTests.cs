@@ -197,4 +197,29 @@ public sealed class SearchCommandTests : IDisposable
         Assert.Equal(4, fractions.Count);
         Assert.All(fractions, f => Assert.InRange(f, 1, 100));
     }
+
+    [Fact]
+    public async Task The_search_benchmark_runs_on_a_random_init_model_of_a_configs_shape()
+    {
+        // Only the config and tokenizer: the weights are random and seeded.
+        var shape = _dir.File("shape");
+        Directory.CreateDirectory(shape);
+        foreach (var file in new[] { "config.json", "tokenizer.model" })
+        {
+            File.Copy(Path.Combine(Stories, file), Path.Combine(shape, file));
+        }
+
+        var temp = Directory.GetDirectories(Path.GetTempPath(), "llamanas-random-*").Length;
+        var (rc, output, error) = await Run(
+            "bench", "search", shape, "--random-init", "--objectives", "perplexity,size", "--perplexity-text", _text, "--perplexity-tokens", "100",
+            "--population", "3", "--inner-generations", "5", "--budgets", "3", "--seeds", "0", "--algorithms", "random");
+        Assert.True(rc == 0, error);
+        Assert.Matches(@"3 distinct sub-networks measured in \d+ s", output);
+
+        // A random model's perplexity is about the vocabulary's size, near the reference ln(512): almost no hypervolume
+        // (stories260K's own weights, perplexity below 10, give about 1e-3 on these objectives).
+        var hv = double.Parse(System.Text.RegularExpressions.Regex.Match(error, @"random seed 0: HV@3 (\S+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(hv, 0, 1e-4);
+        Assert.Equal(temp, Directory.GetDirectories(Path.GetTempPath(), "llamanas-random-*").Length);
+    }
 }

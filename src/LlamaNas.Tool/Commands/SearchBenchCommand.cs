@@ -27,10 +27,11 @@ public static class SearchBenchCommand
         var population = new Option<int>("--population") { Description = "Population: the most sub-networks evaluated per batch.", DefaultValueFactory = _ => 50 };
         var inner = new Option<int>("--inner-generations") { Description = "LINAS: NSGA-II generations on predicted objectives per batch.", DefaultValueFactory = _ => 200 };
         var reference = new Option<string?>("--reference-point") { Description = "Hypervolume reference in minimised units (default as for search)." };
+        var randomInit = new Option<bool>("--random-init") { Description = "The model argument is a folder with config.json and tokenizer files only: search a seeded random-init model of that shape, written to a temporary folder (shape-realistic timings without the weights)." };
         var exhaustive = new Option<bool>("--exhaustive") { Description = "Also evaluate every sub-network of a small space and report the hypervolume of its true Pareto front, and every result as a fraction of it." };
         var command = new Command("search", "Compare the hypervolume of LINAS, NSGA-II and random search at equal numbers of real evaluations.")
         {
-            algorithms, budgets, seeds, population, inner, reference, exhaustive,
+            algorithms, budgets, seeds, population, inner, reference, exhaustive, randomInit,
         };
         evaluator.AddTo(command);
         command.SetAction(result =>
@@ -45,6 +46,8 @@ public static class SearchBenchCommand
             EvaluatorOptions.Require(result.GetValue(population) >= 2 && result.GetValue(inner) >= 0, "--population and --inner-generations", "must be at least 2 and not negative");
             var explicitReference = EvaluatorOptions.Numbers(result.GetValue(reference), "--reference-point", settings.Objectives.Count);
 
+            using var random = result.GetValue(randomInit) ? RandomModel.Write(settings.Model, settings.Dtype) : null;
+            settings = random is null ? settings : settings with { Model = random.Path };
             using var loaded = settings.Load(space => EvaluatorOptions.Require(!result.GetValue(exhaustive) || space.GeneSpaceCount() <= MaxExhaustive, "--exhaustive", $"needs a space of at most {MaxExhaustive:N0} gene vectors"));
             var referencePoint = explicitReference ?? loaded.Evaluator.ReferencePoint();
             o.WriteLine(Invariant($"space: {loaded.Space.CanonicalCount():N0} sub-networks ({loaded.Space.Signature()}); objectives {string.Join(',', settings.Objectives.Select(x => x.Name))}; reference point [{string.Join(", ", referencePoint.Select(v => v.ToString("G6", CultureInfo.InvariantCulture)))}]; population {result.GetValue(population)}, inner generations {result.GetValue(inner)}, seeds {string.Join(',', seedList)}"));
@@ -183,6 +186,33 @@ public static class SearchBenchCommand
             }
 
             return [.. batch.Select(g => _cache[g])];
+        }
+    }
+}
+
+/// <summary>A seeded random-init model of a config's shape in a temporary folder (config, weights, tokenizer), deleted on dispose.</summary>
+internal sealed class RandomModel : IDisposable
+{
+    private RandomModel(string path) => Path = path;
+
+    public string Path { get; }
+
+    /// <param name="source">A folder with config.json and the tokenizer's files.</param>
+    public static RandomModel Write(string source, TorchSharp.torch.ScalarType dtype)
+    {
+        Engine.Native.TorchRuntime.EnsureInitialized();
+        var config = Core.Models.LlamaConfig.Load(System.IO.Path.Combine(source, "config.json"));
+        var folder = new RandomModel(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "llamanas-random-" + Guid.NewGuid().ToString("N")));
+        using var model = Engine.Modeling.LlamaForCausalLM.CreateRandom(config, dtype, seed: 0);
+        Engine.Export.ModelExporter.Export(model, source, folder.Path, new Engine.Export.ExportOptions { DType = Engine.Export.ModelExporter.ParseDType(Engine.Modeling.ComputeDtype.Name(dtype)) });
+        return folder;
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(Path))
+        {
+            Directory.Delete(Path, recursive: true);
         }
     }
 }
