@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using LlamaNas.Core.Diagnostics;
 using LlamaNas.Core.Hub;
 using LlamaNas.Engine.Native;
@@ -44,7 +45,31 @@ public static class Cli
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(QuantizeCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
+        foreach (var command in Commands(root))
+        {
+            if (command.Action is AsynchronousCommandLineAction action)
+            {
+                command.Action = new OffInvokingThread(action);
+            }
+        }
+
         return root;
+    }
+
+    private static IEnumerable<Command> Commands(Command command) => command.Subcommands.SelectMany(Commands).Prepend(command);
+
+    /// <summary>
+    /// Runs a verb that takes a cancellation token off the invoking thread. System.CommandLine can only wait for a verb
+    /// to wind down after Ctrl+C (save a checkpoint, cancel submitted jobs) once the verb's task exists; a verb that ran
+    /// its work before returning its task was ended on the spot instead.
+    /// </summary>
+    private sealed class OffInvokingThread(AsynchronousCommandLineAction inner) : AsynchronousCommandLineAction
+    {
+        public override async Task<int> InvokeAsync(ParseResult parseResult, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            return await inner.InvokeAsync(parseResult, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public static async Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null)

@@ -119,6 +119,33 @@ public sealed class FinetuneCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctrl_c_saves_a_checkpoint_at_the_last_finished_step_and_exits_with_130()
+    {
+        var output = _dir.File("interrupted");
+        var log = Path.Combine(output, SupernetFineTuning.LogFile);
+        var info = new ProcessStartInfo("dotnet", [typeof(Cli).Assembly.Location, .. Finetune(output, "--steps", "100000", "--log-every", "1")]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        var waited = Stopwatch.StartNew();
+        while (GrowingFile.Lines(log) < 3 && !process.HasExited && waited.Elapsed < TimeSpan.FromMinutes(3))
+        {
+            Thread.Sleep(20);
+        }
+
+        using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync();
+        }
+
+        await process.WaitForExitAsync();
+        var printed = await stdout + await stderr;
+        Assert.True(process.ExitCode == Cli.CancelledExitCode, printed);
+        var step = int.Parse(System.Text.RegularExpressions.Regex.Match(printed, @"interrupted after step (\d+); saved a checkpoint").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(Directory.Exists(Path.Combine(output, "checkpoints", $"step-{step:D7}")), printed);
+    }
+
+    [Fact]
     public async Task Lora_fine_tuning_checkpoints_only_adapters_and_exports_merged_base_shaped_weights()
     {
         var output = _dir.File("lora");

@@ -35,10 +35,8 @@ public static class SearchCommand
         };
         evaluator.AddTo(command);
         scaleOut.AddTo(command);
-        command.SetAction(async (result, cancel) =>
+        command.SetAction((result, cancel) =>
         {
-            // Off the invoking thread, so that Ctrl+C reaches the search as a cancellation (it cancels workers' jobs).
-            await Task.Yield();
             var settings = evaluator.Read(result);
             var distribution = scaleOut.Read(result);
             var options = ReadOptions(result, algorithm, evaluations, population, inner, seed) with { IncludeExtremes = result.GetValue(extremes) };
@@ -56,7 +54,7 @@ public static class SearchCommand
                 o.WriteLine(Invariant($"after INT8: {int8.Front.Count} of the {int8.Evaluations.Count} front members stay on the front: #{string.Join(", #", int8.Front)} (pareto.json, int8_front)"));
             }
 
-            return cancel.IsCancellationRequested ? Cli.CancelledExitCode : 0;
+            return Task.FromResult(cancel.IsCancellationRequested ? Cli.CancelledExitCode : 0);
         });
         return command;
     }
