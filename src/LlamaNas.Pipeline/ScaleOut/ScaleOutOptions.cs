@@ -44,7 +44,7 @@ public sealed record ScaleOutOptions
     /// <summary>Launches per shard before missing results are an error (LNAS1205).</summary>
     public int Attempts { get; init; } = 3;
 
-    /// <summary>Extra <c>#SBATCH</c> options, space-separated (e.g. <c>--partition=gpu --gres=gpu:1 --time=02:00:00</c>).</summary>
+    /// <summary>Extra <c>#SBATCH</c> options, space-separated (e.g. <c>--partition=cpu --cpus-per-task=32 --time=02:00:00</c>).</summary>
     public string SlurmOptions { get; init; } = "";
 
     public KubernetesOptions Kubernetes { get; init; } = new();
@@ -139,7 +139,7 @@ public sealed record KubernetesOptions
     /// <summary>Where pods mount the claim; paths under the shared folder are rewritten to it.</summary>
     public string MountPath { get; init; } = "/llamanas-shared";
 
-    /// <summary>Resource limits per pod as name=quantity pairs (e.g. <c>nvidia.com/gpu=1,memory=32Gi</c>).</summary>
+    /// <summary>Resource limits per pod as name=quantity pairs (e.g. <c>cpu=32,memory=32Gi</c>).</summary>
     public string Resources { get; init; } = "";
 
     public void Validate(string prefix)
@@ -171,7 +171,7 @@ public sealed record KubernetesOptions
             var eq = part.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0 || eq == part.Length - 1)
             {
-                throw ScaleOutOptions.Invalid(prefix + "k8s-resources", $"'{part}' is not name=quantity (e.g. nvidia.com/gpu=1).");
+                throw ScaleOutOptions.Invalid(prefix + "k8s-resources", $"'{part}' is not name=quantity (e.g. cpu=32).");
             }
 
             pairs.Add(new(part[..eq].Trim(), part[(eq + 1)..].Trim()));

@@ -14,12 +14,12 @@ internal sealed class ScaleOutCliOptions
     private readonly Option<string?> _shared = new("--shared-dir") { Description = "A folder the search and every worker can read and write; the model and work manifests are placed there." };
     private readonly Option<string?> _worker = new("--worker-command") { Description = "The shell words that start llamanas on a worker (default: this tool for processes and slurm, 'llamanas' for kubernetes)." };
     private readonly Option<int> _attempts = new("--shard-attempts") { Description = "Launches of a shard before items without a result are an error.", DefaultValueFactory = _ => 3 };
-    private readonly Option<string?> _slurm = new("--slurm-options") { Description = "Extra #SBATCH options, space-separated (e.g. '--partition=gpu --gres=gpu:1 --time=02:00:00')." };
+    private readonly Option<string?> _slurm = new("--slurm-options") { Description = "Extra #SBATCH options, space-separated (e.g. '--partition=cpu --cpus-per-task=32 --time=02:00:00')." };
     private readonly Option<string?> _image = new("--k8s-image") { Description = "Container image with llamanas, for kubernetes evaluation." };
     private readonly Option<string> _namespace = new("--k8s-namespace") { Description = "Namespace of the Job.", DefaultValueFactory = _ => "default" };
     private readonly Option<string?> _claim = new("--k8s-volume-claim") { Description = "PersistentVolumeClaim that holds --shared-dir." };
     private readonly Option<string> _mount = new("--k8s-mount-path") { Description = "Where pods mount the claim.", DefaultValueFactory = _ => "/llamanas-shared" };
-    private readonly Option<string?> _resources = new("--k8s-resources") { Description = "Per-pod limits as name=quantity pairs (e.g. nvidia.com/gpu=1,memory=32Gi)." };
+    private readonly Option<string?> _resources = new("--k8s-resources") { Description = "Per-pod limits as name=quantity pairs (e.g. cpu=32,memory=32Gi)." };
 
     public void AddTo(Command command)
     {
