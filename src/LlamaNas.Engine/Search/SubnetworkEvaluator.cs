@@ -105,6 +105,9 @@ public sealed class SubnetworkEvaluator
     /// </summary>
     public bool SharePrefixes { get; init; } = true;
 
+    /// <summary>The same evaluator (model, space, objectives, size model) with <see cref="SharePrefixes"/> set to <paramref name="share"/>.</summary>
+    public SubnetworkEvaluator WithSharePrefixes(bool share) => new(_model, Space, Objectives, SizeModel) { SharePrefixes = share };
+
     /// <summary>
     /// Measures a batch in order, handing each result to <paramref name="done"/> as it completes. With
     /// <see cref="SharePrefixes"/>, shareable objectives are measured for the whole batch first, and each evaluation's
