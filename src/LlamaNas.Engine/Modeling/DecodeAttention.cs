@@ -42,7 +42,6 @@ internal static unsafe class DecodeAttention
         int length = checked((int)k.shape[2]), dim = checked((int)q.shape[3]);
         var output = empty([batch, 1, heads * dim], q.dtype);
         var bf16 = q.dtype == ScalarType.BFloat16;
-        var scale = (float)(1.0 / Math.Sqrt(dim));
         var need = length + (3 * dim);
         if (_scratch is null || _scratch.Length < need)
         {
@@ -65,39 +64,54 @@ internal static unsafe class DecodeAttention
                     var query = Load(q0 + (((b * qb) + (h * qh)) * size), bf16, dim, queryBuffer);
                     var keys = k0 + (((b * kb) + (group * kg)) * size);
                     var values = v0 + (((b * vb) + (group * vg)) * size);
-                    var best = float.NegativeInfinity;
-                    for (var s = 0; s < length; s++)
-                    {
-                        if (visible is not null && !visible[(b * mb) + (s * ms)])
-                        {
-                            scores[s] = float.NegativeInfinity;
-                            continue;
-                        }
-
-                        scores[s] = Dot(query, Load(keys + (s * ks * size), bf16, dim, row), dim) * scale;
-                        best = Math.Max(best, scores[s]);
-                    }
-
-                    new Span<float>(sum, dim).Clear();
-                    var total = 0f;
-                    for (var s = 0; s < length; s++)
-                    {
-                        if (float.IsNegativeInfinity(scores[s]))
-                        {
-                            continue;
-                        }
-
-                        var p = MathF.Exp(scores[s] - best);
-                        total += p;
-                        Axpy(p, Load(values + (s * vs * size), bf16, dim, row), sum, dim);
-                    }
-
+                    var total = Head(query, keys, ks * size, values, vs * size, length, dim, bf16, visible is null ? null : visible + (b * mb), ms, scratch, row, sum);
                     Store(sum, 1 / total, bf16, dim, o0 + ((((long)b * heads * dim) + (h * dim)) * size));
                 }
             }
         }
 
         return output;
+    }
+
+    /// <summary>
+    /// One query head over <paramref name="length"/> cached positions: fp32 scores q·k/√D (−∞ where
+    /// <paramref name="visible"/> says false), their softmax's unnormalised weights summed over the values into
+    /// <paramref name="sum"/>; returns the weights' total, by which the caller divides. <paramref name="keys"/> and
+    /// <paramref name="values"/> are the group's first position, <paramref name="keyStride"/> and
+    /// <paramref name="valueStride"/> bytes apart; <paramref name="scores"/> holds <paramref name="length"/> values and
+    /// <paramref name="row"/> <paramref name="dim"/>.
+    /// </summary>
+    internal static float Head(float* query, byte* keys, long keyStride, byte* values, long valueStride, int length, int dim, bool bf16, bool* visible, long maskStride, float* scores, float* row, float* sum)
+    {
+        var scale = (float)(1.0 / Math.Sqrt(dim));
+        var best = float.NegativeInfinity;
+        for (var s = 0; s < length; s++)
+        {
+            if (visible is not null && !visible[s * maskStride])
+            {
+                scores[s] = float.NegativeInfinity;
+                continue;
+            }
+
+            scores[s] = Dot(query, Load(keys + (s * keyStride), bf16, dim, row), dim) * scale;
+            best = Math.Max(best, scores[s]);
+        }
+
+        new Span<float>(sum, dim).Clear();
+        var total = 0f;
+        for (var s = 0; s < length; s++)
+        {
+            if (float.IsNegativeInfinity(scores[s]))
+            {
+                continue;
+            }
+
+            var p = MathF.Exp(scores[s] - best);
+            total += p;
+            Axpy(p, Load(values + (s * valueStride), bf16, dim, row), sum, dim);
+        }
+
+        return total;
     }
 
     /// <summary>A row of <paramref name="dim"/> values as fp32: fp32 rows in place, bf16 rows widened into <paramref name="buffer"/>.</summary>

@@ -100,6 +100,9 @@ public sealed class KvCache : IDisposable
         return repeated.DetachFromDisposeScope();
     }
 
+    /// <summary>The key and value storage of <paramref name="layer"/> ([B, KV, capacity, D]); null before its first append.</summary>
+    internal (Tensor? Keys, Tensor? Values) Storage(int layer) => (_keys[layer], _values[layer]);
+
     /// <summary>Called by the model once every layer has appended the current step.</summary>
     public void Advance(long tokens) => Length += tokens;
 

@@ -105,6 +105,14 @@ public sealed class LlamaAttention : nn.Module
 
     internal int HeadDim => _headDim;
 
+    internal Linear QProj => q_proj;
+
+    internal Linear KProj => k_proj;
+
+    internal Linear VProj => v_proj;
+
+    internal Linear OProj => o_proj;
+
     /// <summary>The o_proj weight [hidden, heads·D] (columns [i·D, (i + 1)·D) carry head i to the output).</summary>
     internal Tensor OutputWeight => o_proj.weight!;
 

@@ -30,6 +30,10 @@ public sealed class LlamaDecoderLayer : nn.Module
 
     public LlamaAttention SelfAttention => self_attn;
 
+    internal RmsNorm InputNorm => input_layernorm;
+
+    internal RmsNorm PostAttentionNorm => post_attention_layernorm;
+
     /// <summary>Selects the sub-network's widths of this block; the norms follow the hidden width of their input.</summary>
     internal void Activate(int hidden, int intermediate, int heads, int kvHeads)
     {

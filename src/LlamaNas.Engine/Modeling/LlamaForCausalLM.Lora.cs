@@ -19,6 +19,8 @@ public sealed partial class LlamaForCausalLM
     /// <summary>The attached adapters (none without LoRA), in parameter-name order.</summary>
     public IReadOnlyList<LoraAdapter> LoraAdapters => _lora;
 
+    internal bool HasLora => _lora.Count > 0;
+
     public LoraOptions? Lora { get; private set; }
 
     /// <summary>

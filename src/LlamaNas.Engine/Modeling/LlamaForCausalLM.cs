@@ -30,6 +30,12 @@ public sealed class LlamaModel : nn.Module
 
     public TokenEmbedding EmbedTokens => embed_tokens;
 
+    internal RotaryEmbedding Rope => _rope;
+
+    internal RmsNorm FinalNorm => norm;
+
+    internal LlamaDecoderLayer Layer(int index) => layers[index];
+
     public IReadOnlyList<LlamaDecoderLayer> Layers => [.. layers];
 
     /// <summary>Blocks in use: the sub-network keeps the first N.</summary>
@@ -153,6 +159,9 @@ public sealed partial class LlamaForCausalLM : nn.Module
 
     public LlamaModel Model => model;
 
+    /// <summary>The untied LM head; null when it is the embedding table.</summary>
+    internal Linear? LmHead => lm_head;
+
     /// <summary>Creates a model with HF's initialisation (normal(0, 0.02), norms at 1), deterministic for a seed.</summary>
     public static LlamaForCausalLM CreateRandom(LlamaConfig config, ScalarType dtype = ScalarType.Float32, long seed = 0, Device? device = null, double std = 0.02)
     {
@@ -213,6 +222,11 @@ public sealed partial class LlamaForCausalLM : nn.Module
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, KvCache? cache = null, bool lastPositionOnly = false)
     {
         cache?.BindTo(ActiveArchitecture);
+        if (cache is not null && attentionMask is null && DecodeStep.TryForward(this, inputIds, cache) is { } step)
+        {
+            return step;
+        }
+
         using var scope = NewDisposeScope();
         var h = model.Forward(inputIds, attentionMask, cache);
         if (lastPositionOnly)

@@ -72,6 +72,12 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     /// <summary>The down_proj weight [hidden, intermediate] (column j carries neuron j to the output).</summary>
     internal Tensor DownWeight => down_proj.weight!;
 
+    internal Linear GateProj => gate_proj;
+
+    internal Linear UpProj => up_proj;
+
+    internal Linear DownProj => down_proj;
+
     /// <summary>
     /// Reorders the neurons so that new neuron i is old neuron <paramref name="order"/>[i]: rows of gate/up (and their
     /// biases), columns of down. The full MLP computes exactly the same function (a sum over neurons, reordered).

@@ -109,12 +109,7 @@ internal static unsafe partial class MatVec
     /// <summary>The input row as fp32 in a per-thread buffer (bf16: each block of 32 as its 16 even, then 16 odd elements).</summary>
     private static float[] PrepareRow(Tensor x, int k)
     {
-        if (_row is null || _row.Length < k)
-        {
-            _row = GC.AllocateUninitializedArray<float>(Math.Max(k, 1024), pinned: true);
-        }
-
-        var row = _row;
+        var row = RowBuffer(k);
         if (x.dtype == ScalarType.Float32)
         {
             new ReadOnlySpan<float>((float*)Data(x), k).CopyTo(row);
@@ -122,22 +117,97 @@ internal static unsafe partial class MatVec
         }
 
         var source = (ushort*)Data(x);
-        var blocks = k / Block;
-        for (var b = 0; b < blocks; b++)
-        {
-            for (var j = 0; j < Block / 2; j++)
-            {
-                row[(b * Block) + j] = Widen(source[(b * Block) + (2 * j)]);
-                row[(b * Block) + (Block / 2) + j] = Widen(source[(b * Block) + (2 * j) + 1]);
-            }
-        }
-
-        for (var i = blocks * Block; i < k; i++)
+        for (var i = 0; i < k; i++)
         {
             row[i] = Widen(source[i]);
         }
 
+        DeinterleaveBlocks(row, k);
         return row;
+    }
+
+    /// <summary><see cref="PrepareRow(Tensor, int)"/> for an fp32 row (for bf16 weights its values are bf16 values).</summary>
+    private static float[] PrepareRow(float* x, int k, bool bf16)
+    {
+        var row = RowBuffer(k);
+        new ReadOnlySpan<float>(x, k).CopyTo(row);
+        if (bf16)
+        {
+            DeinterleaveBlocks(row, k);
+        }
+
+        return row;
+    }
+
+    private static float[] RowBuffer(int k)
+    {
+        if (_row is null || _row.Length < k)
+        {
+            _row = GC.AllocateUninitializedArray<float>(Math.Max(k, 1024), pinned: true);
+        }
+
+        return _row;
+    }
+
+    /// <summary>Each whole block of 32 as its 16 even, then its 16 odd elements: the order <see cref="Bf16Rows"/> multiplies in.</summary>
+    private static void DeinterleaveBlocks(float[] row, int k)
+    {
+        Span<float> block = stackalloc float[Block];
+        for (var b = 0; b + Block <= k; b += Block)
+        {
+            row.AsSpan(b, Block).CopyTo(block);
+            for (var j = 0; j < Block / 2; j++)
+            {
+                row[b + j] = block[2 * j];
+                row[b + (Block / 2) + j] = block[(2 * j) + 1];
+            }
+        }
+    }
+
+    /// <summary>
+    /// x · Wᵀ for several weights that read the same fp32 row <paramref name="x"/> of <paramref name="k"/> values (q, k
+    /// and v; gate and up), split into parts across libtorch's thread count as one run. Each output is written in
+    /// fp32: a bf16 product rounded to bf16 first, so the values are those <see cref="Linear"/> gives.
+    /// </summary>
+    internal static void Products(bool bf16, float* x, int k, RowProduct[] products, int count)
+    {
+        var row = PrepareRow(x, k, bf16);
+        long total = 0;
+        for (var i = 0; i < count; i++)
+        {
+            total += products[i].Rows;
+        }
+
+        fixed (float* r = row)
+        {
+            var inputRow = (nint)r;
+            var threads = total * k >= ParallelMinimumWeights ? get_num_threads() : 1;
+            if (threads <= 1)
+            {
+                Part(0, total);
+                return;
+            }
+
+            var chunk = (total + (PartsPerThread * threads) - 1) / (PartsPerThread * threads);
+            RowWorkers.Run((int)((total + chunk - 1) / chunk), threads, p => Part(p * chunk, Math.Min(total, (p + 1) * chunk)));
+
+            // Rows [first, end) of the products laid end to end.
+            void Part(long first, long end)
+            {
+                long offset = 0;
+                for (var i = 0; i < count; i++)
+                {
+                    var product = products[i];
+                    long low = Math.Max(first, offset), high = Math.Min(end, offset + product.Rows);
+                    if (low < high)
+                    {
+                        Rows(bf16, true, product.Weight, product.Stride, inputRow, k, product.Output, (int)(low - offset), (int)(high - offset));
+                    }
+
+                    offset += product.Rows;
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -245,6 +315,12 @@ internal static unsafe partial class MatVec
         var bits = BitConverter.SingleToUInt32Bits(f);
         return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16);
     }
+
+    /// <summary>
+    /// One product of <see cref="Products"/>: the first <paramref name="Rows"/> rows of a weight at <paramref name="Weight"/>
+    /// (row stride <paramref name="Stride"/> elements) into fp32 outputs at <paramref name="Output"/>.
+    /// </summary>
+    internal readonly record struct RowProduct(nint Weight, long Stride, int Rows, nint Output);
 
     /// <summary>The address of a CPU tensor's first element (its storage offset included).</summary>
     internal static nint Data(Tensor t) => THSTensor_data(t.Handle);

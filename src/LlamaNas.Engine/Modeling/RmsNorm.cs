@@ -32,6 +32,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public TorchSharp.Modules.Parameter Weight => weight;
 
+    /// <summary>ε as libtorch adds it to the fp32 mean of squares.</summary>
+    internal float Epsilon => _epsilon;
+
     public override Tensor forward(Tensor input)
     {
         if (DecodeRow.Applies(input, weight))

@@ -49,6 +49,9 @@ internal static class Slicing
     /// <summary>Runs <paramref name="layer"/> on q · scale from now on (q [out, in] int8, scale [out, 1]; both owned here).</summary>
     public static void AttachInt8(Linear layer, Tensor q, Tensor scale) => Int8Forms.AddOrUpdate(layer, new Int8Form(q, scale));
 
+    /// <summary>Whether <paramref name="layer"/> runs quantized on the fly.</summary>
+    public static bool HasInt8(Linear layer) => Int8Forms.TryGetValue(layer, out _);
+
     public static void DetachInt8(Linear layer)
     {
         if (Int8Forms.TryGetValue(layer, out var form))

@@ -7,7 +7,8 @@ namespace LlamaNas.Engine.Tests.Modeling;
 
 /// <summary>
 /// A decoding step (one new position per row) runs its own matrix-vector products and attention (MatVec,
-/// DecodeAttention); a forward over several positions runs libtorch's. These check that both give the same logits.
+/// DecodeAttention), over raw memory (DecodeStep) for a single row; a forward over several positions runs libtorch's.
+/// These check that all give the same logits.
 /// </summary>
 public class DecodeStepTests
 {
@@ -28,15 +29,8 @@ public class DecodeStepTests
     [MemberData(nameof(Cases))]
     public void Cached_steps_equal_the_uncached_forward(string dtype, bool subnetwork, bool bias)
     {
-        // Hidden 48 and MLP 40/36 leave tails past the kernels' blocks of 16 and 32 values.
-        var config = TorchTest.TinyConfig() with { HiddenSize = 48, IntermediateSizes = [40, 40, 40], AttentionBias = bias, MlpBias = bias };
         var scalarType = ComputeDtype.Parse(dtype);
-        using var model = RandomModel(config, scalarType);
-        if (subnetwork)
-        {
-            model.ActivateSubnetwork(new SubnetworkArchitecture(40, [36, 24], [2, 4], [1, 2]));
-        }
-
+        using var model = CaseModel(scalarType, subnetwork, bias);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var ids = tensor(Prompt).unsqueeze(0);
@@ -50,6 +44,100 @@ public class DecodeStepTests
             var step = model.Forward(ids.narrow(1, t, 1), cache: cache);
             var difference = (full.narrow(1, t, 1) - step).abs().max().item<float>();
             Assert.True(difference <= tolerance, $"position {t}: {difference} > {tolerance}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void The_fused_step_equals_the_step_through_the_modules(string dtype, bool subnetwork, bool bias)
+    {
+        var scalarType = ComputeDtype.Parse(dtype);
+        using var model = CaseModel(scalarType, subnetwork, bias);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var ids = tensor(Prompt).unsqueeze(0);
+        using var fusedCache = model.NewCache(Prompt.Length);
+        using var moduleCache = model.NewCache(Prompt.Length);
+        model.Forward(ids.narrow(1, 0, 4), cache: fusedCache);
+        model.Forward(ids.narrow(1, 0, 4), cache: moduleCache);
+        // The same operations and roundings; only SiLU's exp comes from .NET, not libtorch (fp32: last bits; bf16: a
+        // rare activation may round to the neighbouring bf16 value).
+        var tolerance = scalarType == ScalarType.Float32 ? 1e-5 : 0.02;
+        for (var t = 4; t < Prompt.Length; t++)
+        {
+            var taken = DecodeStep.Taken;
+            var fused = model.Forward(ids.narrow(1, t, 1), cache: fusedCache, lastPositionOnly: true);
+            Assert.Equal(taken + 1, DecodeStep.Taken);
+            var modules = ThroughTheModules(() => model.Forward(ids.narrow(1, t, 1), cache: moduleCache, lastPositionOnly: true));
+            Assert.Equal(taken + 1, DecodeStep.Taken);
+            Assert.Equal(modules.shape, fused.shape);
+            var difference = (modules - fused).abs().max().item<float>() / modules.abs().max().item<float>();
+            Assert.True(difference <= tolerance, $"position {t}: relative difference {difference} > {tolerance}");
+        }
+
+        Assert.Equal(fusedCache.Length, moduleCache.Length);
+    }
+
+    [Fact]
+    public void A_cache_without_room_grows_through_the_modules_and_the_next_step_is_fused()
+    {
+        using var model = RandomModel(TorchTest.TinyConfig(), ScalarType.Float32);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var ids = tensor(Prompt).unsqueeze(0);
+        var full = model.Forward(ids);
+        using var cache = model.NewCache(4);
+        model.Forward(ids.narrow(1, 0, 4), cache: cache);
+        var taken = DecodeStep.Taken;
+        var grown = model.Forward(ids.narrow(1, 4, 1), cache: cache);
+        Assert.Equal(taken, DecodeStep.Taken);
+        var next = model.Forward(ids.narrow(1, 5, 1), cache: cache);
+        Assert.Equal(taken + 1, DecodeStep.Taken);
+        Assert.True((full.narrow(1, 4, 1) - grown).abs().max().item<float>() <= 1e-4);
+        Assert.True((full.narrow(1, 5, 1) - next).abs().max().item<float>() <= 1e-4);
+    }
+
+    [Fact]
+    public void Steps_with_LoRA_autograd_or_a_batch_go_through_the_modules()
+    {
+        using var model = RandomModel(TorchTest.TinyConfig(), ScalarType.Float32);
+        using var scope = NewDisposeScope();
+        var ids = tensor(Prompt).unsqueeze(0);
+        var taken = DecodeStep.Taken;
+        using (var cache = model.NewCache(Prompt.Length))
+        {
+            model.Forward(ids.narrow(1, 0, 4), cache: cache); // autograd on
+            model.Forward(ids.narrow(1, 4, 1), cache: cache);
+        }
+
+        using var noGrad = no_grad();
+        using (var cache = model.NewCache(Prompt.Length))
+        {
+            var two = cat([ids, ids], 0);
+            model.Forward(two.narrow(1, 0, 4), cache: cache);
+            model.Forward(two.narrow(1, 4, 1), cache: cache);
+        }
+
+        model.AttachLora(new LoraOptions { Rank = 2 }, seed: 1);
+        using (var cache = model.NewCache(Prompt.Length))
+        {
+            model.Forward(ids.narrow(1, 0, 4), cache: cache);
+            model.Forward(ids.narrow(1, 4, 1), cache: cache);
+        }
+
+        Assert.Equal(taken, DecodeStep.Taken);
+    }
+
+    private static Tensor ThroughTheModules(Func<Tensor> step)
+    {
+        DecodeStep.Disabled = true;
+        try
+        {
+            return step();
+        }
+        finally
+        {
+            DecodeStep.Disabled = false;
         }
     }
 
@@ -114,6 +202,20 @@ public class DecodeStepTests
             using var prefill = model.Forward(first, cache: cache);
             using var step = model.Forward(next, cache: cache, lastPositionOnly: true);
         });
+        Assert.True(DecodeStep.Taken > 0, "the single-row steps above should have been fused");
+    }
+
+    /// <summary>A model of <see cref="Cases"/>; hidden 48 and MLP 40/36 leave tails past the kernels' blocks of 16 and 32 values.</summary>
+    private static LlamaForCausalLM CaseModel(ScalarType dtype, bool subnetwork, bool bias)
+    {
+        var config = TorchTest.TinyConfig() with { HiddenSize = 48, IntermediateSizes = [40, 40, 40], AttentionBias = bias, MlpBias = bias };
+        var model = RandomModel(config, dtype);
+        if (subnetwork)
+        {
+            model.ActivateSubnetwork(new SubnetworkArchitecture(40, [36, 24], [2, 4], [1, 2]));
+        }
+
+        return model;
     }
 
     private static LlamaForCausalLM RandomModel(Core.Models.LlamaConfig config, ScalarType dtype)
