@@ -4,11 +4,19 @@ namespace LlamaNas.Core.Search;
 /// Sub-networks of one super-network arranged by shared prefixes: candidates with the same hidden width whose first k
 /// blocks are configured alike (MLP width, heads, KV heads) compute the same hidden states after block k, so a node
 /// at depth k stands for that computation, done once for every candidate below it. Each root is one hidden width;
-/// children keep the order in which candidates first reach them, so a walk is deterministic.
+/// children keep the order in which candidates first reach them, so a walk is deterministic. Children whose blocks
+/// differ in their MLP width alone also share the block's first half (x + attention(norm(x))): see
+/// <see cref="Node.ChildrenByAttention"/>.
 /// </summary>
 public sealed class LayerPrefixTree
 {
-    private LayerPrefixTree(IReadOnlyList<Node> roots, long blocks, long unshared) => (Roots, Blocks, UnsharedBlocks) = (roots, blocks, unshared);
+    private LayerPrefixTree(IReadOnlyList<Node> roots, long blocks, long unshared)
+    {
+        (Roots, Blocks, UnsharedBlocks) = (roots, blocks, unshared);
+        AttentionBlocks = Count(roots);
+
+        static long Count(IReadOnlyList<Node> nodes) => nodes.Sum(n => n.ChildrenByAttention.Count + Count(n.Children));
+    }
 
     /// <summary>One node per distinct hidden width: the embeddings, before any block.</summary>
     public IReadOnlyList<Node> Roots { get; }
@@ -18,6 +26,9 @@ public sealed class LayerPrefixTree
 
     /// <summary>Block forwards candidate by candidate (the sum of the depths).</summary>
     public long UnsharedBlocks { get; }
+
+    /// <summary>Attention halves of blocks a walk runs: one per group of <see cref="Node.ChildrenByAttention"/>.</summary>
+    public long AttentionBlocks { get; }
 
     public static LayerPrefixTree Build(IReadOnlyList<SubnetworkArchitecture> candidates)
     {
@@ -76,6 +87,13 @@ public sealed class LayerPrefixTree
         public int Representative { get; } = representative;
 
         public IReadOnlyList<Node> Children => ChildList;
+
+        /// <summary>
+        /// <see cref="Children"/> grouped by heads and KV heads (in order of first appearance): the children of a group
+        /// compute the same first half of their block, x + attention(norm(x)), and differ from there on.
+        /// </summary>
+        public IReadOnlyList<IReadOnlyList<Node>> ChildrenByAttention =>
+            field ??= [.. ChildList.GroupBy(c => (c.Block!.Value.AttentionHeads, c.Block!.Value.KeyValueHeads)).Select(g => (IReadOnlyList<Node>)[.. g])];
 
         /// <summary>Candidates (indices into the built list) whose last block is this node's.</summary>
         public IReadOnlyList<int> Ending => EndingList;

@@ -222,9 +222,10 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
 
     /// <summary>
     /// <see cref="Score"/> for every candidate, walking their <see cref="LayerPrefixTree"/> once per batch of windows:
-    /// a block's output is computed once for all candidates that share the blocks up to it, and kept only while its
-    /// subtree is walked (at most one hidden state per depth alive). The operations on each candidate's path are those
-    /// of its own forward pass, in the same order, so the sums are the same.
+    /// a block's output is computed once for all candidates that share the blocks up to it, and its attention half once
+    /// for all whose block differs in the MLP width alone; each is kept only while its subtree is walked (at most two
+    /// hidden states per depth alive). The operations on each candidate's path are those of its own forward pass, in
+    /// the same order, so the sums are the same.
     /// </summary>
     private (double Sum, double SumSquares)[] ScoreShared(IReadOnlyList<TokenWindow> windows, IReadOnlyList<SubnetworkArchitecture> candidates)
     {
@@ -257,11 +258,17 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
                         }
                     }
 
-                    foreach (var child in node.Children)
+                    foreach (var group in node.ChildrenByAttention)
                     {
-                        using var scope = NewDisposeScope();
-                        model.ActivateSubnetwork(candidates[child.Representative]);
-                        Visit(child, model.Model.Block(depth, hidden, shared), depth + 1, shared);
+                        using var groupScope = NewDisposeScope();
+                        model.ActivateSubnetwork(candidates[group[0].Representative]);
+                        var attended = model.Model.BlockAttention(depth, hidden, shared);
+                        foreach (var child in group)
+                        {
+                            using var scope = NewDisposeScope();
+                            model.ActivateSubnetwork(candidates[child.Representative]);
+                            Visit(child, model.Model.BlockMlp(depth, attended), depth + 1, shared);
+                        }
                     }
                 }
             }

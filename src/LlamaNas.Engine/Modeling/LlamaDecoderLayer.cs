@@ -47,13 +47,26 @@ public sealed class LlamaDecoderLayer : nn.Module
     internal Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, IActivationObserver? observer)
     {
         using var scope = NewDisposeScope();
-        var heads = self_attn.HeadOutputs(input_layernorm.forward(x), cos, sin, mask, cache, _index);
-        observer?.OnAttention(_index, heads, self_attn);
-        var h = x.add(self_attn.Project(heads), Scalars.One);
-        var activations = mlp.Activations(post_attention_layernorm.forward(h));
-        observer?.OnMlp(_index, activations, mlp);
-        var output = h.add(mlp.Down(activations), Scalars.One);
+        var output = MlpResidual(AttentionResidual(x, cos, sin, mask, cache, observer), observer);
         observer?.OnBlock(_index, x, output);
         return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The block's first half, x + attn(norm(x)): the same for blocks that differ in their MLP width alone.</summary>
+    internal Tensor AttentionResidual(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, IActivationObserver? observer = null)
+    {
+        using var scope = NewDisposeScope();
+        var heads = self_attn.HeadOutputs(input_layernorm.forward(x), cos, sin, mask, cache, _index);
+        observer?.OnAttention(_index, heads, self_attn);
+        return x.add(self_attn.Project(heads), Scalars.One).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The block's second half, h + mlp(norm(h)), on the output of <see cref="AttentionResidual"/>.</summary>
+    internal Tensor MlpResidual(Tensor h, IActivationObserver? observer = null)
+    {
+        using var scope = NewDisposeScope();
+        var activations = mlp.Activations(post_attention_layernorm.forward(h));
+        observer?.OnMlp(_index, activations, mlp);
+        return h.add(mlp.Down(activations), Scalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -122,6 +122,12 @@ public sealed class LlamaModel : nn.Module
     internal Tensor Block(int index, Tensor hidden, BlockInputs shared, KvCache? cache = null, IActivationObserver? observer = null) =>
         layers[index].Forward(hidden, shared.Cos, shared.Sin, shared.Mask, cache, observer);
 
+    /// <summary>The first half of block <paramref name="index"/> (x + attention), as the active sub-network configures it.</summary>
+    internal Tensor BlockAttention(int index, Tensor hidden, BlockInputs shared) => layers[index].AttentionResidual(hidden, shared.Cos, shared.Sin, shared.Mask, null);
+
+    /// <summary>The second half of block <paramref name="index"/> (h + MLP) on <see cref="BlockAttention"/>'s output.</summary>
+    internal Tensor BlockMlp(int index, Tensor attended) => layers[index].MlpResidual(attended);
+
     /// <summary>The final norm: hidden states after the last block → the model's final hidden states.</summary>
     internal Tensor End(Tensor hidden) => norm.forward(hidden);
 }

@@ -163,8 +163,8 @@ public static class SearchBenchCommand
     /// </summary>
     private static void WriteSharingTable(TextWriter o, IReadOnlyList<BatchTiming> batches)
     {
-        o.WriteLine("| run | batch | new sub-networks | shared s/sub-network | one at a time s/sub-network | shared ÷ one at a time | block forwards shared ÷ one at a time |");
-        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+        o.WriteLine("| run | batch | new sub-networks | shared s/sub-network | one at a time s/sub-network | shared ÷ one at a time | block forwards shared ÷ one at a time | attention halves shared ÷ one at a time |");
+        o.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var b in batches)
         {
             o.WriteLine(Row(b.Run, b.Index.ToString(CultureInfo.InvariantCulture), [b]));
@@ -178,23 +178,23 @@ public static class SearchBenchCommand
         {
             if (rows.Count == 0)
             {
-                return $"| {run} | {index} | 0 | | | | |";
+                return $"| {run} | {index} | 0 | | | | | |";
             }
 
             var n = rows.Sum(r => r.Count);
             double shared = rows.Sum(r => r.SharedSeconds), alone = rows.Sum(r => r.OneByOneSeconds);
-            long run1 = rows.Sum(r => r.BlocksRun), unshared = rows.Sum(r => r.BlocksUnshared);
-            return Invariant($"| {run} | {index} | {n} | {shared / n:F3} | {alone / n:F3} | {shared / alone:F2} | {(double)run1 / unshared:F2} |");
+            long blocks = rows.Sum(r => r.BlocksRun), attention = rows.Sum(r => r.AttentionRun), unshared = rows.Sum(r => r.BlocksUnshared);
+            return Invariant($"| {run} | {index} | {n} | {shared / n:F3} | {alone / n:F3} | {shared / alone:F2} | {(double)blocks / unshared:F2} | {(double)attention / unshared:F2} |");
         }
     }
 
     /// <summary>One measured batch of <see cref="CachedEvaluator"/>: its new sub-networks and the time each way.</summary>
-    private sealed record BatchTiming(string Run, int Index, int Count, double SharedSeconds, double OneByOneSeconds, long BlocksRun, long BlocksUnshared);
+    private sealed record BatchTiming(string Run, int Index, int Count, double SharedSeconds, double OneByOneSeconds, long BlocksRun, long AttentionRun, long BlocksUnshared);
 
     /// <summary>
     /// One evaluator for every run of the benchmark: a sub-network measured once is never measured again (its
     /// objectives are the same whichever search asks), so a run costs its search overhead plus its new sub-networks.
-    /// With a second, one-at-a-time evaluator every batch is measured both ways and the objectives compared.
+    /// With a second, one-at-a-time evaluator every batch is measured whole, both ways, and the objectives compared.
     /// </summary>
     private sealed class CachedEvaluator(SubnetworkEvaluator evaluator, SubnetworkEvaluator? oneByOne, TextWriter log)
     {
@@ -227,7 +227,8 @@ public static class SearchBenchCommand
         {
             _index++;
             var seen = new HashSet<IReadOnlyList<int>>(GenesComparer.Instance);
-            var fresh = batch.Where(g => !_cache.ContainsKey(g) && seen.Add(g)).ToList();
+            // Comparing, a batch is measured whole, as the search would: sub-networks another run measured share too.
+            var fresh = batch.Where(g => (oneByOne is not null || !_cache.ContainsKey(g)) && seen.Add(g)).ToList();
             if (fresh.Count > 0 && oneByOne is not null && _batches.Count == 0)
             {
                 // The first measurement of a process pays one-off costs (code generation, first touches of memory)
@@ -262,9 +263,10 @@ public static class SearchBenchCommand
                 }
 
                 var depths = measured.Sum(m => (long)m.Architecture.Depth);
-                var blocks = evaluator.SharePrefixes && fresh.Count > 1 ? LayerPrefixTree.Build([.. measured.Select(m => m.Architecture)]).Blocks : depths;
+                var tree = evaluator.SharePrefixes && fresh.Count > 1 ? LayerPrefixTree.Build([.. measured.Select(m => m.Architecture)]) : null;
+                var blocks = tree?.Blocks ?? depths;
                 Blocks = (Blocks.Run + blocks, Blocks.Unshared + depths);
-                _batches.Add(new BatchTiming(_run, _index, fresh.Count, seconds, alone?.Seconds ?? 0, blocks, depths));
+                _batches.Add(new BatchTiming(_run, _index, fresh.Count, seconds, alone?.Seconds ?? 0, blocks, tree?.AttentionBlocks ?? depths, depths));
             }
 
             return [.. batch.Select(g => _cache[g])];

@@ -23,6 +23,9 @@ public class LayerPrefixTreeTests
         Assert.Equal(3 + 4 + 3 + 3 + 3 + 2, tree.UnsharedBlocks);
         // hidden 64: 86 → 172 → {43, 129 → 43}, 43 → 172 → 43; hidden 32: 86 → 172 → 43.
         Assert.Equal(5 + 3 + 3, tree.Blocks);
+        // Attention halves: one per group of siblings with the same heads. 86 and 43 under the root share one, and so
+        // do 43 and 129 after 86 → 172, which leaves 6 for the 8 blocks of hidden 64.
+        Assert.Equal(6 + 3, tree.AttentionBlocks);
         Assert.Equal([64, 32], tree.Roots.Select(r => r.HiddenSize));
 
         var wide = tree.Roots[0];
@@ -48,5 +51,21 @@ public class LayerPrefixTreeTests
         var first = tree.Roots.Single().Children.Single();
         Assert.Equal([new LayerPrefixTree.BlockConfig(172, 8, 4), new LayerPrefixTree.BlockConfig(172, 4, 2)], first.Children.Select(c => c.Block!.Value));
         Assert.Equal([[0], [1]], first.Children.Select(c => c.Ending.ToArray()));
+        Assert.Equal(2, first.ChildrenByAttention.Count);
+        Assert.Equal(3, tree.AttentionBlocks);
+    }
+
+    [Fact]
+    public void Siblings_are_grouped_by_heads_in_order_of_first_appearance()
+    {
+        SubnetworkArchitecture[] candidates =
+        [
+            new(64, [43], [8], [4]),
+            new(64, [86], [4], [2]),
+            new(64, [129], [8], [4]),
+            new(64, [172], [4], [2]),
+        ];
+        var root = LayerPrefixTree.Build(candidates).Roots.Single();
+        Assert.Equal([[43, 129], [86, 172]], root.ChildrenByAttention.Select(g => g.Select(c => c.Block!.Value.IntermediateSize).ToArray()));
     }
 }
