@@ -232,6 +232,8 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
         ArgumentNullException.ThrowIfNull(candidates);
         var tree = LayerPrefixTree.Build(candidates);
         var totals = candidates.Select(_ => new Totals()).ToArray();
+        var start = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        HeldTensorsPeak = 0;
         var previous = model.ActiveArchitecture;
         using var noGrad = no_grad();
         try
@@ -248,6 +250,7 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
 
                 void Visit(LayerPrefixTree.Node node, Tensor hidden, int depth, BlockInputs shared)
                 {
+                    HeldTensorsPeak = Math.Max(HeldTensorsPeak, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount - start);
                     if (node.Ending.Count > 0)
                     {
                         using var scope = NewDisposeScope();
@@ -280,6 +283,13 @@ public sealed partial class PerplexityEvaluator(LlamaForCausalLM model, ITextTok
 
         return [.. totals.Select(t => (t.Sum, t.SumSquares))];
     }
+
+    /// <summary>
+    /// The most tensors the last shared walk held at once on entering a node, beyond those alive before it: the
+    /// inputs every block reads and the states of the current path (tests check that it grows with depth, not with the
+    /// batch).
+    /// </summary>
+    internal long HeldTensorsPeak { get; private set; }
 
     private Device Device => model.Model.EmbedTokens.Weight.device;
 

@@ -283,6 +283,31 @@ public class PerplexityEvaluatorTests
     }
 
     [Fact]
+    public void Shared_prefix_scoring_holds_states_by_depth_not_by_batch_size()
+    {
+        using var model = LlamaForCausalLM.Load(Dir);
+        var tokenizer = TokenizerLoader.Load(Dir);
+        var evaluator = new PerplexityEvaluator(model, tokenizer, 100);
+        var text = evaluator.Tokenize("valid", [ValidationHead(600)]);
+        var random = new Random(4);
+        int[] widths = [43, 86, 129, 172];
+        SubnetworkArchitecture Deep(int depth) =>
+            new(64, [.. Enumerable.Range(0, depth).Select(_ => widths[random.Next(widths.Length)])], [.. Enumerable.Repeat(8, depth)], [.. Enumerable.Repeat(4, depth)]);
+        SubnetworkArchitecture[] few = [Deep(5), Deep(3)];
+        SubnetworkArchitecture[] many = [.. few, .. Enumerable.Range(0, 60).Select(i => Deep(3 + (i % 3)))];
+
+        evaluator.EvaluateMany(text, [Deep(1), Deep(1)]);
+        var shallow = evaluator.HeldTensorsPeak;
+        evaluator.EvaluateMany(text, few);
+        var held = evaluator.HeldTensorsPeak;
+        evaluator.EvaluateMany(text, many);
+        // The walk of 62 sub-networks holds no more than that of 2 with the same depth, and each block of depth adds
+        // at most two states (its output and its attention half) to what every block reads (ids, embeddings, RoPE).
+        Assert.Equal(held, evaluator.HeldTensorsPeak);
+        Assert.True(held - shallow <= 2 * 4, $"{held} tensors held at depth 5, {shallow} at depth 1");
+    }
+
+    [Fact]
     public void Documents_split_on_separator_lines()
     {
         var path = Path.Combine(Path.GetTempPath(), $"llamanas-docs-{Guid.NewGuid():N}.txt");
