@@ -199,6 +199,24 @@ public sealed class SearchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task The_search_benchmark_compares_shared_prefixes_with_one_at_a_time_per_batch()
+    {
+        var (rc, output, error) = await Run(
+            "bench", "search", Stories, "--objectives", "perplexity,size", "--perplexity-text", _text, "--perplexity-tokens", "200",
+            "--depths", "2,3", "--mlp", "86,172", "--population", "6", "--inner-generations", "5", "--budgets", "12", "--seeds", "0,1", "--algorithms", "linas", "--compare-sharing");
+        Assert.True(rc == 0, error);
+        Assert.DoesNotContain("mismatch", error, StringComparison.Ordinal);
+        var rows = System.Text.RegularExpressions.Regex.Matches(output, @"^\| linas seed (\d) \| (\d+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$", System.Text.RegularExpressions.RegexOptions.Multiline);
+        // Two searches of 12 evaluations in batches of at most 6; the second seed's batches are measured whole, although
+        // the first search measured some of their sub-networks already.
+        Assert.Equal(12, rows.Where(r => r.Groups[1].Value == "0").Sum(r => int.Parse(r.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(12, rows.Where(r => r.Groups[1].Value == "1").Sum(r => int.Parse(r.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.All(rows, r => Assert.InRange(double.Parse(r.Groups[7].Value, System.Globalization.CultureInfo.InvariantCulture), 0.1, 1.0));
+        Assert.Matches(@"\| \*\*first batches\*\* \|  \| 12 \|", output);
+        Assert.Matches(@"\| \*\*all\*\* \|  \| 24 \|", output);
+    }
+
+    [Fact]
     public async Task The_search_benchmark_runs_on_a_random_init_model_of_a_configs_shape()
     {
         // Only the config and tokenizer: the weights are random and seeded.
