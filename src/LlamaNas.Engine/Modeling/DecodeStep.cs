@@ -61,6 +61,8 @@ internal static unsafe class DecodeStep
 
         var depth = m.ActiveDepth;
         var position = cache.Length;
+        var scratch = _scratch ??= new Scratch();
+        var capacities = scratch.Capacities(depth);
         for (var i = 0; i < depth; i++)
         {
             var (keys, values) = cache.Storage(i);
@@ -75,6 +77,8 @@ internal static unsafe class DecodeStep
             {
                 return null;
             }
+
+            capacities[i] = shape[2];
         }
 
         var id = *(long*)MatVec.Data(inputIds);
@@ -85,7 +89,6 @@ internal static unsafe class DecodeStep
 
         using var scope = NewDisposeScope();
         var d = m.ActiveHiddenSize;
-        var scratch = _scratch ??= new Scratch();
         var embedding = m.EmbedTokens.Weight;
         var x = scratch.Floats(0, d);
         Load(Row(embedding, id), bf16, d, x);
@@ -116,9 +119,9 @@ internal static unsafe class DecodeStep
             Rotate(k, groups, dim, cosRow, sinRow, bf16, scratch.Floats(7, dim));
 
             var (keys, values) = cache.Storage(i);
-            var capacity = keys!.shape[2];
+            var capacity = capacities[i];
             var size = bf16 ? 2 : 4;
-            byte* keyBase = (byte*)MatVec.Data(keys), valueBase = (byte*)MatVec.Data(values!);
+            byte* keyBase = (byte*)MatVec.Data(keys!), valueBase = (byte*)MatVec.Data(values!);
             for (var g = 0; g < groups; g++)
             {
                 var slot = ((g * capacity) + position) * dim;
@@ -272,7 +275,12 @@ internal static unsafe class DecodeStep
     {
         private readonly float[]?[] _buffers = new float[]?[13];
 
+        private long[] _capacities = [];
+
         public MatVec.RowProduct[] Products { get; } = new MatVec.RowProduct[3];
+
+        /// <summary>Each block's KV cache capacity, read once per step by the applicability check.</summary>
+        public long[] Capacities(int depth) => _capacities.Length >= depth ? _capacities : _capacities = new long[depth];
 
         public float* Floats(int role, long count)
         {
