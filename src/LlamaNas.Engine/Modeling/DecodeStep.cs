@@ -91,7 +91,7 @@ internal static unsafe class DecodeStep
         var d = m.ActiveHiddenSize;
         var embedding = m.EmbedTokens.Weight;
         var x = scratch.Floats(0, d);
-        Load(Row(embedding, id), bf16, d, x);
+        DecodeRow.Load(Row(embedding, id), bf16, d, x);
         var (cos, sin) = m.Rope.Compute(tensor(new long[] { position }, [1, 1]), dtype);
         var cosRow = (void*)MatVec.Data(cos);
         var sinRow = (void*)MatVec.Data(sin);
@@ -125,8 +125,8 @@ internal static unsafe class DecodeStep
             for (var g = 0; g < groups; g++)
             {
                 var slot = ((g * capacity) + position) * dim;
-                Store(k + (g * dim), bf16, dim, keyBase + (slot * size));
-                Store(v + (g * dim), bf16, dim, valueBase + (slot * size));
+                DecodeRow.Store(k + (g * dim), bf16, dim, keyBase + (slot * size));
+                DecodeRow.Store(v + (g * dim), bf16, dim, valueBase + (slot * size));
             }
 
             var length = checked((int)position + 1);
@@ -220,53 +220,14 @@ internal static unsafe class DecodeStep
         }
     }
 
-    /// <summary><see cref="RmsNorm"/>'s one-row loop over the first <paramref name="d"/> features.</summary>
-    private static void Norm(RmsNorm norm, float* x, int d, bool bf16, float* y)
-    {
-        var w = (void*)MatVec.Data(norm.Weight);
-        var squares = 0f;
-        for (var i = 0; i < d; i++)
-        {
-            squares += x[i] * x[i];
-        }
+    private static void Norm(RmsNorm norm, float* x, int d, bool bf16, float* y) => DecodeRow.Norm(x, (void*)MatVec.Data(norm.Weight), d, norm.Epsilon, bf16, y);
 
-        var scale = 1f / MathF.Sqrt((squares / d) + norm.Epsilon);
-        for (var i = 0; i < d; i++)
-        {
-            y[i] = DecodeRow.Round(DecodeRow.Load(w, bf16, i) * DecodeRow.Round(x[i] * scale, bf16), bf16);
-        }
-    }
-
-    /// <summary><see cref="RotaryEmbedding"/>'s one-position loop, in place over <paramref name="heads"/> rows of <paramref name="dim"/>.</summary>
+    /// <summary><see cref="DecodeRow.Rotate"/> of <paramref name="heads"/> rows of <paramref name="dim"/> in place.</summary>
     private static void Rotate(float* x, int heads, int dim, void* cos, void* sin, bool bf16, float* copy)
     {
-        var half = dim / 2;
         for (var h = 0; h < heads; h++)
         {
-            var row = x + (h * dim);
-            new Span<float>(row, dim).CopyTo(new Span<float>(copy, dim));
-            for (var i = 0; i < dim; i++)
-            {
-                var rotated = i < half ? -copy[i + half] : copy[i - half];
-                var sum = DecodeRow.Round(copy[i] * DecodeRow.Load(cos, bf16, i), bf16) + DecodeRow.Round(rotated * DecodeRow.Load(sin, bf16, i), bf16);
-                row[i] = DecodeRow.Round(sum, bf16);
-            }
-        }
-    }
-
-    private static void Load(void* source, bool bf16, int n, float* target)
-    {
-        for (var i = 0; i < n; i++)
-        {
-            target[i] = DecodeRow.Load(source, bf16, i);
-        }
-    }
-
-    private static void Store(float* source, bool bf16, int n, void* target)
-    {
-        for (var i = 0; i < n; i++)
-        {
-            DecodeRow.Store(target, bf16, i, source[i]);
+            DecodeRow.Rotate(x + (h * dim), dim, cos, sin, bf16, copy);
         }
     }
 

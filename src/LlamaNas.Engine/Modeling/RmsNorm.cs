@@ -60,23 +60,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         var d = (int)input.shape[^1];
         var output = empty(input.shape, input.dtype);
         var bf16 = input.dtype == ScalarType.BFloat16;
-        var x = (void*)MatVec.Data(input);
-        var w = (void*)MatVec.Data(weight);
-        var y = (void*)MatVec.Data(output);
-        var squares = 0f;
-        for (var i = 0; i < d; i++)
-        {
-            var v = DecodeRow.Load(x, bf16, i);
-            squares += v * v;
-        }
-
-        var scale = 1f / MathF.Sqrt((squares / d) + _epsilon);
-        for (var i = 0; i < d; i++)
-        {
-            var normed = DecodeRow.Round(DecodeRow.Load(x, bf16, i) * scale, bf16);
-            DecodeRow.Store(y, bf16, i, DecodeRow.Load(w, bf16, i) * normed);
-        }
-
+        var row = DecodeRow.Buffer(d);
+        DecodeRow.Load((void*)MatVec.Data(input), bf16, d, row);
+        DecodeRow.Norm(row, (void*)MatVec.Data(weight), d, _epsilon, bf16, row);
+        DecodeRow.Store(row, bf16, d, (void*)MatVec.Data(output));
         return output;
     }
 

@@ -88,25 +88,20 @@ public sealed class RotaryEmbedding
     /// </summary>
     private static unsafe Tensor ApplyAtOnePosition(Tensor x, Tensor cos, Tensor sin)
     {
-        int batch = (int)x.shape[0], heads = (int)x.shape[1], dim = (int)x.shape[3], half = dim / 2;
+        int batch = (int)x.shape[0], heads = (int)x.shape[1], dim = (int)x.shape[3];
         var output = empty(x.shape, x.dtype);
         var bf16 = x.dtype == ScalarType.BFloat16;
         long size = bf16 ? 2 : 4, rowStride = x.stride(0), headStride = x.stride(1);
         byte* source = (byte*)MatVec.Data(x), target = (byte*)MatVec.Data(output);
         void* c = (void*)MatVec.Data(cos), s = (void*)MatVec.Data(sin);
+        float* row = DecodeRow.Buffer(2 * dim), copy = row + dim;
         for (var b = 0; b < batch; b++)
         {
             for (var h = 0; h < heads; h++)
             {
-                var row = source + (((b * rowStride) + (h * headStride)) * size);
-                var result = target + ((((long)b * heads) + h) * dim * size);
-                for (var i = 0; i < dim; i++)
-                {
-                    var rotated = i < half ? -DecodeRow.Load(row, bf16, i + half) : DecodeRow.Load(row, bf16, i - half);
-                    var sum = DecodeRow.Round(DecodeRow.Load(row, bf16, i) * DecodeRow.Load(c, bf16, i), bf16)
-                        + DecodeRow.Round(rotated * DecodeRow.Load(s, bf16, i), bf16);
-                    DecodeRow.Store(result, bf16, i, sum);
-                }
+                DecodeRow.Load(source + (((b * rowStride) + (h * headStride)) * size), bf16, dim, row);
+                DecodeRow.Rotate(row, dim, c, s, bf16, copy);
+                DecodeRow.Store(row, bf16, dim, target + ((((long)b * heads) + h) * dim * size));
             }
         }
 
